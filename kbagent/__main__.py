@@ -1,0 +1,5 @@
+"""``python -m kbagent`` runs the ``kb`` command."""
+
+from kbagent.cli import main
+
+main()

@@ -1,0 +1,515 @@
+"""The knowledge base: indexing connectors into the catalogue, Chroma and the lexical index; searching.
+
+Consistency between the three stores rests on one rule: the SQLite catalogue (with the lexical
+index in the same file and transactions) is the store of record, and Chroma may only ever hold a
+superset of its chunk ids. Vectors are written before the catalogue commits and deleted after it;
+while that is in flight a ``vectors_dirty`` flag is set, so a run killed at any moment is
+reconciled at the next start (extra vectors deleted, missing ones re-embedded from stored text).
+Searches ignore vectors the catalogue does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock, Timeout
+
+from kbagent.catalog import Catalog, ChunkRecord, connect
+from kbagent.config import Config, load_config
+from kbagent.documents import Chunk, Chunker, Document, embed_text
+
+if TYPE_CHECKING:
+    from kbagent.connectors import Connector
+    from kbagent.indexes.embedders import Embedder
+    from kbagent.indexes.lexical import LexicalHit, LexicalIndex
+    from kbagent.indexes.vector import VectorIndex
+
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the best-matching chunk of a page, with where it came from."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    url: str
+    text: str
+    score: float
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What one indexing run did to one source."""
+
+    source: str
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    chunks_embedded: int = 0
+    failures: tuple[str, ...] = field(default_factory=tuple)
+    seconds: float = 0.0
+    deletions_skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when every page could be read."""
+        return self.failed == 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an indexing run is: pages seen so far and chunks embedded so far."""
+
+    source: str
+    pages: int
+    chunks_embedded: int
+    current: str = ""
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """One source as `kb status` shows it."""
+
+    name: str
+    format: str
+    location: str
+    pages: int
+    chunks: int
+    last_run: str | None
+    last_stats: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """The whole knowledge base at a glance."""
+
+    home: str
+    store: str
+    sources: tuple[SourceStatus, ...]
+    vectors: int
+    catalog_bytes: int
+    chroma_bytes: int
+
+
+class IndexBusy(RuntimeError):
+    """Another indexing run holds the lock."""
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class KnowledgeBase:
+    """Your notes, indexed: ``kb.index(connector)`` then ``kb.search("…")``."""
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        config: Config | None = None,
+        embedder: Embedder | None = None,
+        chroma_url: str | None = None,
+        max_tokens: int = 256,
+    ) -> None:
+        self.config = config or load_config(home)
+        self.paths = self.config.paths
+        self.paths.ensure()
+        self.chroma_url = chroma_url or self.config.chroma_url
+        self._embedder = embedder
+        self._vectors: VectorIndex | None = None
+        self.conn = connect(self.paths.catalog)
+        self.catalog = Catalog(self.conn)
+        from kbagent.indexes.lexical import LexicalIndex
+
+        self.lexical: LexicalIndex = LexicalIndex(self.conn)
+        self.lexical.create()
+        self.max_tokens = max_tokens
+
+    # components, loaded on first use so that an unchanged re-index never loads the model -------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model (loaded on first use)."""
+        if self._embedder is None:
+            from kbagent.indexes.embedders import load_embedder
+
+            self._embedder = load_embedder(self.paths.models)
+        return self._embedder
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The Chroma collection (opened on first use)."""
+        if self._vectors is None:
+            from kbagent.indexes.vector import VectorIndex, open_client
+
+            client = open_client(self.paths.chroma, self.chroma_url)
+            self._vectors = VectorIndex(client, dim=self.embedder.dim if self._embedder else 384)
+        return self._vectors
+
+    @property
+    def store_description(self) -> str:
+        """Which vector store is in use, in words."""
+        return f"Chroma server at {self.chroma_url}" if self.chroma_url else f"embedded Chroma at {self.paths.chroma}"
+
+    def close(self) -> None:
+        """Close the catalogue connection."""
+        self.conn.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # indexing --------------------------------------------------------------------------------
+    def lock(self, timeout: float = -1) -> FileLock:
+        """The lock that keeps indexing runs apart (``timeout`` < 0 waits forever)."""
+        return FileLock(str(self.paths.lock), timeout=timeout)
+
+    def index_path(
+        self, path: Path | str, *, source: str | None = None, format: str = "auto", **kw: Any
+    ) -> IndexStats:
+        """Index a file or folder with the named (or detected) connector format."""
+        from kbagent.connectors import open_path
+
+        connector = open_path(path, source=source, format=format)
+        return self.index(connector, format=format, location=str(Path(path).expanduser().resolve()), **kw)
+
+    def index(
+        self,
+        connector: Connector,
+        *,
+        format: str = "",
+        location: str = "",
+        progress: ProgressFn | None = None,
+        lock_timeout: float = -1,
+        batch_chunks: int = 256,
+    ) -> IndexStats:
+        """Bring one source's pages into the index: add new, update changed, remove vanished.
+
+        Nothing is removed when the source could not be listed completely, and a page that could
+        not be read keeps its indexed copy.
+        """
+        lock = self.lock(lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise IndexBusy(
+                f"another indexing run is in progress (lock {self.paths.lock}); try again later"
+            ) from exc
+        try:
+            self.reconcile(force=False)
+            return self._index_locked(connector, format, location, progress, batch_chunks)
+        finally:
+            lock.release()
+
+    def _index_locked(
+        self,
+        connector: Connector,
+        format: str,
+        location: str,
+        progress: ProgressFn | None,
+        batch_chunks: int,
+    ) -> IndexStats:
+        from kbagent.connectors import Failure, Unchanged
+
+        started = time.monotonic()
+        source = connector.source
+        with self.catalog.transaction():
+            self.catalog.put_source(source, format or type(connector).__name__, location)
+        known = self.catalog.documents(source)
+        seen: set[str] = set()
+        failures: list[str] = []
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "failed": 0, "embedded": 0}
+        listing_complete = True
+        pending: list[Document] = []
+        pending_size = 0
+
+        def flush() -> None:
+            nonlocal pending, pending_size
+            if pending:
+                counts["embedded"] += self._write_documents(pending)
+                pending, pending_size = [], 0
+
+        try:
+            for item in connector.scan({k: v.version for k, v in known.items()}):
+                if isinstance(item, Failure):
+                    failures.append(str(item))
+                    counts["failed"] += 1
+                    if item.listing:
+                        listing_complete = False
+                    if item.doc_id is not None:
+                        seen.add(item.doc_id)
+                    continue
+                if isinstance(item, Unchanged):
+                    seen.add(item.doc_id)
+                    counts["unchanged"] += 1
+                    continue
+                doc = item if item.source == source else _with_source(item, source)
+                seen.add(doc.id)
+                old = known.get(doc.id)
+                if old is not None and old.hash == doc.content_hash:
+                    counts["unchanged"] += 1
+                    if old.version != doc.version:
+                        with self.catalog.transaction():
+                            self.catalog.put_document(doc, _now())
+                else:
+                    counts["changed" if old is not None else "added"] += 1
+                    pending = [d for d in pending if d.id != doc.id] + [doc]
+                    pending_size += max(1, len(doc.text) // 400)
+                    if pending_size >= batch_chunks:
+                        flush()
+                if progress:
+                    progress(Progress(source, len(seen), counts["embedded"], doc.title))
+            flush()
+        except Exception as exc:  # a connector that dies mid-scan must not cost us any data
+            flush()
+            listing_complete = False
+            counts["failed"] += 1
+            failures.append(f"{source}: reading stopped: {type(exc).__name__}: {exc}")
+
+        removed = 0
+        if listing_complete:
+            vanished = [doc_id for doc_id in known if doc_id not in seen]
+            if vanished:
+                self._remove_documents(source, vanished)
+                removed = len(vanished)
+        stats = IndexStats(
+            source=source,
+            added=counts["added"],
+            changed=counts["changed"],
+            unchanged=counts["unchanged"],
+            removed=removed,
+            failed=counts["failed"],
+            chunks_embedded=counts["embedded"],
+            failures=tuple(failures),
+            seconds=round(time.monotonic() - started, 3),
+            deletions_skipped=not listing_complete,
+        )
+        with self.catalog.transaction():
+            self.catalog.finish_run(source, _now(), json.dumps(asdict(stats), ensure_ascii=False))
+        if progress:
+            progress(Progress(source, len(seen), counts["embedded"]))
+        return stats
+
+    def chunker(self) -> Chunker:
+        """The chunker, counting tokens with the embedding model's tokenizer."""
+        return Chunker(self.embedder, max_tokens=self.max_tokens)
+
+    def _write_documents(self, docs: Sequence[Document]) -> int:
+        """Store changed pages: embed only chunks not stored yet; return how many were embedded."""
+        chunker = self.chunker()
+        per_doc = {d.id: chunker.chunk(d) for d in docs}
+        all_chunks = [c for cs in per_doc.values() for c in cs]
+        stored = self.catalog.existing_chunk_ids(c.id for c in all_chunks)
+        fresh: dict[str, Chunk] = {}
+        for c in all_chunks:
+            if c.id not in stored:
+                fresh.setdefault(c.id, c)
+        new = list(fresh.values())
+        self._mark_dirty(True)
+        if new:
+            vectors = self.embedder.embed_passages([c.embed_text for c in new])
+            self.vectors.upsert([c.id for c in new], vectors, [c.source for c in new])
+        with self.catalog.transaction():
+            for doc in docs:
+                keep = {c.id for c in per_doc[doc.id]}
+                gone = [i for i in self.catalog.chunk_ids(doc.source, doc.id) if i not in keep]
+                if gone:
+                    self.catalog.delete_chunks(gone)
+                    self.lexical.delete(gone)
+                    self.catalog.trash(gone)
+                self.catalog.put_document(doc, _now())
+            self.catalog.put_chunks(new)
+            self.lexical.add([(c.id, c.source, c.embed_text) for c in new])
+        self._empty_trash()
+        self._mark_dirty(False)
+        return len(new)
+
+    def _remove_documents(self, source: str, doc_ids: Iterable[str]) -> None:
+        self._mark_dirty(True)
+        with self.catalog.transaction():
+            for doc_id in doc_ids:
+                gone = self.catalog.delete_document(source, doc_id)
+                self.lexical.delete(gone)
+                self.catalog.trash(gone)
+        self._empty_trash()
+        self._mark_dirty(False)
+
+    def _empty_trash(self) -> None:
+        ids = self.catalog.trashed()
+        if ids:
+            self.vectors.delete(ids)
+            with self.catalog.transaction():
+                self.catalog.untrash(ids)
+
+    def _mark_dirty(self, dirty: bool) -> None:
+        with self.catalog.transaction():
+            self.catalog.set_state("vectors_dirty", "1" if dirty else None)
+
+    def reconcile(self, force: bool = True) -> tuple[int, int]:
+        """Make Chroma hold exactly the catalogue's chunks; return (vectors deleted, re-embedded).
+
+        Without ``force`` this only runs when an earlier run was interrupted mid-write.
+        """
+        if not force and self.catalog.get_state("vectors_dirty") is None:
+            return (0, 0)
+        self._empty_trash()
+        in_vectors = set(self.vectors.iter_ids())
+        in_catalog = self.catalog.all_chunk_ids()
+        extra = sorted(in_vectors - in_catalog)
+        if extra:
+            self.vectors.delete(extra)
+        missing = in_catalog - in_vectors
+        if missing:
+            records = self.catalog.get_chunks(sorted(missing))
+            recs = list(records.values())
+            for i in range(0, len(recs), 256):
+                part = recs[i : i + 256]
+                vecs = self.embedder.embed_passages([embed_text(r.title, r.text) for r in part])
+                self.vectors.upsert([r.chunk_id for r in part], vecs, [r.source for r in part])
+        self._mark_dirty(False)
+        return (len(extra), len(missing))
+
+    def forget(self, source: str) -> int:
+        """Remove a source and everything indexed from it; return the number of pages removed."""
+        with self.lock():
+            pages = len(self.catalog.documents(source))
+            self._mark_dirty(True)
+            with self.catalog.transaction():
+                ids = self.catalog.delete_source(source)
+                self.lexical.delete(ids)
+                self.catalog.trash(ids)
+            self._empty_trash()
+            self._mark_dirty(False)
+            return pages
+
+    # searching -------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        sources: Sequence[str] | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The ``k`` best pages for a query (one hit per page, its best chunk), best first.
+
+        ``mode`` is ``hybrid`` (default), ``vector`` or ``lexical``.
+        """
+        from kbagent.indexes.hybrid import fuse
+
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        if mode not in ("hybrid", "vector", "lexical"):
+            raise ValueError(f"unknown search mode {mode!r}")
+        pool = max(50, 5 * k)
+        srcs = list(sources) if sources else None
+        vec: list[tuple[str, float]] = []
+        lex: list[LexicalHit] = []
+        if mode != "lexical":
+            vec = self.vectors.query(self.embedder.embed_query(query), pool, srcs)
+        if mode != "vector":
+            lex = self.lexical.search(query, pool, srcs)
+        if mode == "hybrid":
+            ranked = fuse(vec, lex, pool)
+        elif mode == "vector":
+            ranked = vec
+        else:
+            ranked = [(h.chunk_id, h.score) for h in lex]
+        records = self.catalog.get_chunks([cid for cid, _ in ranked])
+        hits: list[Hit] = []
+        pages: set[tuple[str, str]] = set()
+        for cid, score in ranked:
+            rec = records.get(cid)
+            if rec is None or (rec.source, rec.doc_id) in pages:
+                continue  # a vector the catalogue does not know (interrupted write), or a 2nd chunk
+            pages.add((rec.source, rec.doc_id))
+            hits.append(
+                Hit(
+                    chunk_id=cid, doc_id=rec.doc_id, source=rec.source, title=rec.title,
+                    url=rec.url, text=rec.text, score=float(score), snippet=snippet(rec.text, query),
+                )
+            )
+            if len(hits) >= k:
+                break
+        return hits
+
+    # status ----------------------------------------------------------------------------------
+    def status(self) -> Status:
+        """Sources with page and chunk counts, last runs, store sizes."""
+        rows = self.catalog.sources()
+        sources = tuple(
+            SourceStatus(
+                name=r[0], format=r[1], location=r[2], last_run=r[3],
+                last_stats=json.loads(r[4]) if r[4] else None, pages=r[5], chunks=r[6],
+            )
+            for r in rows
+        )
+        return Status(
+            home=str(self.paths.home),
+            store=self.store_description,
+            sources=sources,
+            vectors=self.vectors.count(),
+            catalog_bytes=_size(self.paths.catalog),
+            chroma_bytes=0 if self.chroma_url else _size(self.paths.chroma),
+        )
+
+    def chunks(self, source: str | None = None) -> Iterator[ChunkRecord]:
+        """Every stored chunk (used by training to read the user's notes)."""
+        return self.catalog.iter_chunks(source)
+
+
+def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
+    """A window of ``text`` around the first occurrence of a query term (or its start)."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    low = flat.lower()
+    pos = -1
+    terms = sorted({t for t in query.lower().split() if t} | {query.lower().strip()}, key=len, reverse=True)
+    for t in terms:
+        pos = low.find(t)
+        if pos >= 0:
+            break
+    if pos < 0:
+        # CJK queries have no spaces: look for any 2-character piece of the query
+        q = query.strip().lower()
+        for i in range(len(q) - 1):
+            pos = low.find(q[i : i + 2])
+            if pos >= 0:
+                break
+    start = 0 if pos < 0 else max(0, pos - width // 3)
+    end = min(len(flat), start + width)
+    return ("…" if start > 0 else "") + flat[start:end] + ("…" if end < len(flat) else "")
+
+
+def _with_source(doc: Document, source: str) -> Document:
+    from dataclasses import replace
+
+    return replace(doc, source=source)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size + sum(
+            p.stat().st_size for p in path.parent.glob(path.name + "-*") if p.is_file()
+        )
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return 0
