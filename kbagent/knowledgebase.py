@@ -135,6 +135,9 @@ class KnowledgeBase:
         self.lexical: LexicalIndex = LexicalIndex(self.conn)
         self.lexical.create()
         self.max_tokens = max_tokens
+        # one lock object per knowledge base: it is re-entrant, so reindex() can hold it across
+        # all sources while index() takes it again for each
+        self._lock = FileLock(str(self.paths.lock))
 
     # components, loaded on first use so that an unchanged re-index never loads the model -------
     @property
@@ -172,9 +175,13 @@ class KnowledgeBase:
         self.close()
 
     # indexing --------------------------------------------------------------------------------
-    def lock(self, timeout: float = -1) -> FileLock:
-        """The lock that keeps indexing runs apart (``timeout`` < 0 waits forever)."""
-        return FileLock(str(self.paths.lock), timeout=timeout)
+    def _acquire(self, timeout: float) -> None:
+        try:
+            self._lock.acquire(timeout=timeout)
+        except Timeout as exc:
+            raise IndexBusy(
+                f"another indexing run is in progress (lock {self.paths.lock}); try again later"
+            ) from exc
 
     def index_path(
         self, path: Path | str, *, source: str | None = None, format: str = "auto", **kw: Any
@@ -200,18 +207,53 @@ class KnowledgeBase:
         Nothing is removed when the source could not be listed completely, and a page that could
         not be read keeps its indexed copy.
         """
-        lock = self.lock(lock_timeout)
-        try:
-            lock.acquire()
-        except Timeout as exc:
-            raise IndexBusy(
-                f"another indexing run is in progress (lock {self.paths.lock}); try again later"
-            ) from exc
+        self._acquire(lock_timeout)
         try:
             self.reconcile(force=False)
             return self._index_locked(connector, format, location, progress, batch_chunks)
         finally:
-            lock.release()
+            self._lock.release()
+
+    def reindex(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        lock_timeout: float = -1,
+    ) -> list[IndexStats]:
+        """Re-index every configured source (or the named ones), holding the lock throughout.
+
+        A source that cannot be opened (missing folder, bad settings, missing credentials) is
+        reported as a failed run of that source; the others still run and nothing is removed.
+        """
+        from kbagent.sources import open_source
+
+        configured = self.config.sources
+        wanted = list(names) if names else sorted(configured)
+        unknown = [n for n in wanted if n not in configured]
+        if unknown:
+            raise KeyError(f"no such source: {', '.join(unknown)} (see `kb sources list`)")
+        self._acquire(lock_timeout)
+        try:
+            results = []
+            for name in wanted:
+                try:
+                    connector = open_source(self.config, name)
+                except Exception as exc:  # reported per source; the other sources still run
+                    results.append(IndexStats(source=name, failed=1, failures=(f"{name}: {exc}",), deletions_skipped=True))
+                    continue
+                settings = configured[name]
+                results.append(
+                    self.index(
+                        connector,
+                        format=str(settings.get("format", "")),
+                        location=str(settings.get("path") or settings.get("url") or settings.get("project") or ""),
+                        progress=progress,
+                    )
+                )
+            return results
+        finally:
+            self._lock.release()
 
     def _index_locked(
         self,
@@ -383,7 +425,8 @@ class KnowledgeBase:
 
     def forget(self, source: str) -> int:
         """Remove a source and everything indexed from it; return the number of pages removed."""
-        with self.lock():
+        self._acquire(-1)
+        try:
             pages = len(self.catalog.documents(source))
             self._mark_dirty(True)
             with self.catalog.transaction():
@@ -393,6 +436,8 @@ class KnowledgeBase:
             self._empty_trash()
             self._mark_dirty(False)
             return pages
+        finally:
+            self._lock.release()
 
     # searching -------------------------------------------------------------------------------
     def search(
