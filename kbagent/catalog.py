@@ -204,7 +204,7 @@ class Catalog:
             "(SELECT COUNT(*) FROM documents d WHERE d.source=s.name), "
             "(SELECT COUNT(*) FROM chunks c WHERE c.source=s.name) FROM sources s ORDER BY s.name"
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
     def delete_source(self, name: str) -> list[str]:
         """Remove a source and everything of it; return its chunk ids."""

@@ -20,6 +20,8 @@ from kbagent.knowledgebase import IndexBusy, IndexStats, KnowledgeBase, Progress
 app = typer.Typer(help="Ask your own notes from the terminal.", no_args_is_help=True, add_completion=False)
 models_app = typer.Typer(help="Prepare the packaged models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+cron_app = typer.Typer(help="Scheduled re-indexing through cron.", no_args_is_help=True)
+app.add_typer(cron_app, name="cron")
 
 out = Console()
 err = Console(stderr=True)
@@ -70,7 +72,7 @@ def print_stats(stats: IndexStats) -> None:
         err.print("  [yellow]note:[/] the source could not be read completely, so nothing was removed")
 
 
-def run_index(kb: KnowledgeBase, fn: Any, label: str) -> IndexStats:
+def run_index(fn: Any, label: str, lock_timeout: float = 0) -> Any:
     """Run an indexing call with a live progress line."""
     with Bar(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -81,7 +83,7 @@ def run_index(kb: KnowledgeBase, fn: Any, label: str) -> IndexStats:
         def progress(p: Progress) -> None:
             bar.update(task, description=f"{p.source}: {p.pages} pages, {p.chunks_embedded} chunks embedded")
 
-        return fn(progress=progress, lock_timeout=0)
+        return fn(progress=progress, lock_timeout=lock_timeout)
 
 
 @app.command()
@@ -95,9 +97,7 @@ def index(
 
     with _kb() as kb:
         try:
-            stats = run_index(
-                kb, lambda **kw: kb.index_path(path, source=source, format=format, **kw), str(path)
-            )
+            stats = run_index(lambda **kw: kb.index_path(path, source=source, format=format, **kw), str(path))
         except (FileNotFoundError, UnknownFormat) as exc:
             raise _fail(str(exc), 2) from None
         except IndexBusy as exc:
@@ -190,6 +190,124 @@ def models_prepare(
         return
     for name in language_models or list(PACKAGED_MODELS):
         out.print(f"language model ready: {prepare_language_model(name, paths.models)}", highlight=False)
+
+
+@app.command()
+def reindex(
+    names: Annotated[list[str] | None, typer.Argument(help="Sources to re-index (default: all).")] = None,
+    cron: Annotated[bool, typer.Option("--cron", help="Run as the scheduled job: log to the data directory.")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait for a running re-index instead of exiting.")] = False,
+) -> None:
+    """Re-index every configured source (or the named ones), fetching only what changed."""
+    from kbagent import schedule
+
+    config = _config()
+    if not config.sources:
+        raise _fail("no sources configured: index a folder with `kb index PATH` or add one with `kb sources add`", 2)
+    log = _run_log(config) if cron else None
+    started = schedule.now()
+    try:
+        with KnowledgeBase(config=config) as kb:
+            timeout = -1 if wait else 0
+            if cron:
+                results = kb.reindex(names, lock_timeout=timeout)
+            else:
+                results = run_index(lambda **kw: kb.reindex(names, **kw), "sources", timeout)
+    except IndexBusy as exc:
+        if log:
+            log.warning("skipped: %s", exc)
+            schedule.save_run(config.paths.logs, schedule.RunRecord(started, schedule.now(), True, (), (), str(exc)))
+            raise typer.Exit(0) from None  # the running job does the work; cron need not mail anyone
+        raise _fail(str(exc), 3) from None
+    except KeyError as exc:
+        raise _fail(str(exc.args[0]), 2) from None
+    errors = tuple(f for r in results for f in r.failures)
+    if log:
+        for r in results:
+            log.info("%s: +%d ~%d =%d -%d !%d (%d chunks, %.1fs)", r.source, r.added, r.changed,
+                     r.unchanged, r.removed, r.failed, r.chunks_embedded, r.seconds)
+        for e in errors:
+            log.error("%s", e)
+        schedule.save_run(
+            config.paths.logs,
+            schedule.RunRecord(started, schedule.now(), not errors, tuple(asdict(r) for r in results), errors),
+        )
+    else:
+        for r in results:
+            print_stats(r)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _run_log(config: Config) -> Any:
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    from kbagent import schedule
+
+    config.paths.logs.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(
+        config.paths.logs / schedule.LOG_FILE, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log = logging.getLogger("kbagent.reindex")
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    return log
+
+
+TabOpt = Annotated[Path | None, typer.Option("--tabfile", help="Use this crontab file instead of the user's crontab.")]
+
+
+@cron_app.command("install")
+def cron_install(
+    every: Annotated[str, typer.Option("--every", help="Interval: 15m, 1h, 6h, 1d…")] = "1h",
+    tabfile: TabOpt = None,
+) -> None:
+    """Put one line into the crontab that re-indexes every configured source."""
+    from kbagent import schedule
+
+    config = _config()
+    try:
+        entry = schedule.install(every, config.paths.home, tabfile=tabfile)
+    except schedule.ScheduleError as exc:
+        raise _fail(str(exc), 2) from None
+    out.print(f"installed: {entry}", highlight=False, markup=False)
+
+
+@cron_app.command("remove")
+def cron_remove(tabfile: TabOpt = None) -> None:
+    """Take kbagent's line out of the crontab."""
+    from kbagent import schedule
+
+    n = schedule.remove(tabfile=tabfile)
+    out.print("removed the kbagent crontab line" if n else "no kbagent crontab line was installed")
+
+
+@cron_app.command("status")
+def cron_status(tabfile: TabOpt = None) -> None:
+    """When the scheduled re-index last ran, what changed, and any errors."""
+    from kbagent import schedule
+
+    config = _config()
+    entry = schedule.installed(tabfile=tabfile)
+    out.print(f"crontab: {entry}" if entry else "crontab: not installed", highlight=False, markup=False)
+    run = schedule.last_run(config.paths.logs)
+    if run is None:
+        out.print("last run: never")
+        return
+    if run.skipped:
+        out.print(f"last run: {run.started} skipped ({run.skipped})", highlight=False)
+        return
+    out.print(f"last run: {run.started} → {run.finished}, {'ok' if run.ok else 'FAILED'}", highlight=False)
+    for s in run.sources:
+        out.print(
+            f"  {s['source']}: +{s['added']} ~{s['changed']} ={s['unchanged']} -{s['removed']} !{s['failed']}",
+            highlight=False,
+        )
+    for e in run.errors:
+        err.print(f"  error: {e}", highlight=False, markup=False)
+    out.print(f"log: {config.paths.logs / schedule.LOG_FILE}", highlight=False)
 
 
 def _mib(n: int) -> str:

@@ -240,7 +240,8 @@ class KnowledgeBase:
                 try:
                     connector = open_source(self.config, name)
                 except Exception as exc:  # reported per source; the other sources still run
-                    results.append(IndexStats(source=name, failed=1, failures=(f"{name}: {exc}",), deletions_skipped=True))
+                    failure = f"{name}: {exc}"
+                    results.append(IndexStats(source=name, failed=1, failures=(failure,), deletions_skipped=True))
                     continue
                 settings = configured[name]
                 results.append(
