@@ -12,8 +12,8 @@ import numpy as np
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-import chromadb  # noqa: E402  (telemetry must be off before import)
-from chromadb.config import Settings  # noqa: E402
+import chromadb
+from chromadb.config import Settings
 
 COLLECTION = "kbagent_chunks"
 _BATCH = 2000  # below Chroma's max batch size
