@@ -1,0 +1,31 @@
+"""The wheel installs `connectors/` and `indexes/` as `kbagent.connectors` and `kbagent.indexes`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_maps_connectors_and_indexes_under_kbagent(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("kbagent-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "kbagent/connectors/__init__.py" in names
+    assert "kbagent/indexes/vector.py" in names
+    assert not any(n.startswith(("connectors/", "indexes/")) for n in names)
+
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "import kbagent.connectors, kbagent.indexes.vector, kbagent; print(kbagent.connectors.__file__)"
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
+        capture_output=True, text=True, check=True,
+    )
+    assert done.stdout.strip().startswith(str(site))
