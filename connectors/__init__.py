@@ -118,14 +118,18 @@ def open_path(path: Path | str, *, source: str | None = None, format: str = "aut
     p = Path(path).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file or folder")
+    spec = resolve_format(p, format)
+    return spec.factory(p, source=source or default_source_name(p), **options)
+
+
+def resolve_format(path: Path, format: str = "auto") -> ConnectorSpec:
+    """The spec for a format name, or the detected one for ``auto``."""
     _load()
     if format == "auto":
-        spec = detect(p)
-    else:
-        if format not in _REGISTRY:
-            raise UnknownFormat(f"unknown format {format!r}; known: {', '.join(sorted(_REGISTRY))}")
-        spec = _REGISTRY[format]
-    return spec.factory(p, source=source or default_source_name(p), **options)
+        return detect(path)
+    if format not in _REGISTRY:
+        raise UnknownFormat(f"unknown format {format!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[format]
 
 
 def default_source_name(path: Path) -> str:

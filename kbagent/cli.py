@@ -180,16 +180,17 @@ def models_prepare(
     """Turn the packaged weights into the cached form in the data directory (idempotent)."""
     from kbagent.indexes.embedders import prepare_embedder
 
-    paths = _config().paths
-    paths.ensure()
-    folder = prepare_embedder(paths.models)
+    config = _config()
+    config.paths.ensure()
+    models_dir = config.models_dir
+    folder = prepare_embedder(models_dir)
     out.print(f"embedding model ready: {folder}", highlight=False)
     try:
         from kbagent.models import PACKAGED_MODELS, prepare_language_model
     except ImportError:
         return
     for name in language_models or list(PACKAGED_MODELS):
-        out.print(f"language model ready: {prepare_language_model(name, paths.models)}", highlight=False)
+        out.print(f"language model ready: {prepare_language_model(name, models_dir)}", highlight=False)
 
 
 @app.command()

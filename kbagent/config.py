@@ -101,6 +101,12 @@ class Config:
         return os.environ.get("KBAGENT_CHROMA_URL") or self.get("index.chroma_url")
 
     @property
+    def models_dir(self) -> Path:
+        """Where converted model caches live: ``[models] dir`` (shared between homes) or the data dir."""
+        configured = self.get("models.dir")
+        return Path(configured).expanduser() if configured else self.paths.models
+
+    @property
     def sources(self) -> dict[str, dict[str, Any]]:
         """Configured sources by name (``[sources.NAME]`` tables)."""
         src = self.raw.get("sources", {})

@@ -146,7 +146,7 @@ class KnowledgeBase:
         if self._embedder is None:
             from kbagent.indexes.embedders import load_embedder
 
-            self._embedder = load_embedder(self.paths.models)
+            self._embedder = load_embedder(self.config.models_dir)
         return self._embedder
 
     @property
@@ -184,13 +184,31 @@ class KnowledgeBase:
             ) from exc
 
     def index_path(
-        self, path: Path | str, *, source: str | None = None, format: str = "auto", **kw: Any
+        self,
+        path: Path | str,
+        *,
+        source: str | None = None,
+        format: str = "auto",
+        remember: bool = True,
+        **kw: Any,
     ) -> IndexStats:
-        """Index a file or folder with the named (or detected) connector format."""
-        from kbagent.connectors import open_path
+        """Index a file or folder with the named (or detected) connector format.
 
-        connector = open_path(path, source=source, format=format)
-        return self.index(connector, format=format, location=str(Path(path).expanduser().resolve()), **kw)
+        With ``remember`` the folder becomes a configured source, so `reindex` (and cron) keep it
+        up to date.
+        """
+        from kbagent.connectors import open_path, resolve_format
+
+        p = Path(path).expanduser().resolve()
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        spec = resolve_format(p, format)
+        connector = open_path(p, source=source, format=spec.format)
+        stats = self.index(connector, format=spec.format, location=str(p), **kw)
+        if remember and self.config.sources.get(connector.source, {}).get("path") != str(p):
+            self.config = self.config.with_value(f"sources.{connector.source}", {"format": spec.format, "path": str(p)})
+            self.config.save()
+        return stats
 
     def index(
         self,
@@ -226,8 +244,6 @@ class KnowledgeBase:
         A source that cannot be opened (missing folder, bad settings, missing credentials) is
         reported as a failed run of that source; the others still run and nothing is removed.
         """
-        from kbagent.sources import open_source
-
         configured = self.config.sources
         wanted = list(names) if names else sorted(configured)
         unknown = [n for n in wanted if n not in configured]
@@ -238,7 +254,7 @@ class KnowledgeBase:
             results = []
             for name in wanted:
                 try:
-                    connector = open_source(self.config, name)
+                    connector = _open_configured(self.config, name)
                 except Exception as exc:  # reported per source; the other sources still run
                     failure = f"{name}: {exc}"
                     results.append(IndexStats(source=name, failed=1, failures=(failure,), deletions_skipped=True))
@@ -515,6 +531,17 @@ class KnowledgeBase:
     def chunks(self, source: str | None = None) -> Iterator[ChunkRecord]:
         """Every stored chunk (used by training to read the user's notes)."""
         return self.catalog.iter_chunks(source)
+
+
+def _open_configured(config: Config, name: str) -> Connector:
+    settings = config.sources[name]
+    if "path" in settings:  # a file or folder source added by `kb index PATH`
+        from kbagent.connectors import open_path
+
+        return open_path(settings["path"], source=name, format=str(settings.get("format", "auto")))
+    from kbagent.sources import open_source
+
+    return open_source(config, name)
 
 
 def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
