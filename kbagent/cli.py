@@ -23,8 +23,8 @@ app.add_typer(models_app, name="models")
 cron_app = typer.Typer(help="Scheduled re-indexing through cron.", no_args_is_help=True)
 app.add_typer(cron_app, name="cron")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 HomeOpt = Annotated[
     Path | None, typer.Option("--home", help="Data directory (default: $KBAGENT_HOME or the platform's).")
