@@ -163,7 +163,8 @@ class FakeServices:
     # Scrapbox -------------------------------------------------------------------------------
     def _scrapbox(self, rest: str, q: dict[str, list[str]], headers: Any) -> tuple[int, Any, dict[str, str]]:
         project, _, tail = rest.partition("/")
-        if self.scrapbox_cookie is not None and f"connect.sid={self.scrapbox_cookie}" not in (headers.get("Cookie") or ""):
+        cookie = headers.get("Cookie") or ""
+        if self.scrapbox_cookie is not None and f"connect.sid={self.scrapbox_cookie}" not in cookie:
             return 401, {"name": "NotLoggedInError", "message": "Log in to see this project."}, {}
         pages = self.scrapbox.get(project)
         if pages is None:
@@ -171,7 +172,8 @@ class FakeServices:
         listing = list(pages.values())
         if tail == "":
             limit = int(q.get("limit", ["100"])[0])
-            return 200, {"projectName": project, "count": len(listing), "pages": [_brief(p) for p in listing[:limit]]}, {}
+            brief = [_brief(p) for p in listing[:limit]]
+            return 200, {"projectName": project, "count": len(listing), "pages": brief}, {}
         if tail == "search/titles":
             start = 0
             if "followingId" in q:
@@ -221,7 +223,7 @@ class FakeServices:
         app = q.get("app", [""])[0]
         records = self.kintone.get(app)
         if records is None:
-            return 404, {"code": "GAIA_AP01", "message": "指定したアプリ（id: %s）が見つかりません。" % app}, {}
+            return 404, {"code": "GAIA_AP01", "message": f"指定したアプリ（id: {app}）が見つかりません。"}, {}
         query = q.get("query", [""])[0]
         after = re.search(r"\$id > (\d+)", query)
         limit = re.search(r"limit (\d+)", query)

@@ -11,6 +11,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from fake_services import FakeServices
 from kbagent.connectors import Failure
 from kbagent.connectors.http import (
     USER_AGENT,
@@ -37,7 +38,6 @@ from kbagent.credentials import (
     credentials_for,
     redact,
 )
-from fake_services import FakeServices
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ class Sleeps(list[float]):
 
 def client(fake: FakeServices, sleeps: Sleeps | None = None, **kw: object) -> HttpClient:
     policy = RetryPolicy(attempts=4, backoff=0.5, max_wait=30, sleep=sleeps if sleeps is not None else Sleeps())
-    return HttpClient(fake.url, retry=policy, **kw)  # type: ignore[arg-type]
+    return HttpClient(fake.url, retry=policy, **kw)
 
 
 # Retry-After and backoff ----------------------------------------------------------------------
