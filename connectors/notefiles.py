@@ -46,21 +46,21 @@ def read_note(path: Path, max_bytes: int = MAX_PAGE_BYTES) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
-    return decode_note(data)
+    return normalize_text(decode_note(data))
 
 
 def decode_note(data: bytes) -> str:
-    """Decode a note's bytes; raises `UnreadableFile` for binary or invalid UTF-8 content."""
+    """Decode a file's bytes (not yet normalised); raises `UnreadableFile` for binary or invalid UTF-8."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return normalize_text(data.decode(encoding))
+                return data.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise UnreadableFile(f"invalid {encoding} text at byte {exc.start}") from exc
     if b"\x00" in data:
         raise UnreadableFile("binary file (contains NUL bytes), not a text note")
     try:
-        return normalize_text(data.decode("utf-8"))
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise UnreadableFile(f"not valid UTF-8 text (byte {exc.start}, line {line})") from exc

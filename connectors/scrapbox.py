@@ -155,13 +155,13 @@ def render_lines(lines: Iterable[str], found: _Found) -> str:
             text = stripped
         else:
             text = render_inline(stripped, found).strip()
+        if not text and raw.strip():
+            continue  # a line that held only an image: leave no gap where it was
         if depth == 0:
             out.append(text)
         elif text:  # children stay indented under their parent line, as the chunker expects
             out.append("\t" * depth + "- " + text)
-    while out and not out[-1].strip():
-        out.pop()
-    return "\n".join(out)
+    return "\n".join(out).strip("\n")
 
 
 def _line_text(line: Any) -> str:

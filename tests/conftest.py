@@ -34,3 +34,12 @@ def embedder(models_dir: Path):
     from kbagent.indexes.embedders import load_embedder
 
     return load_embedder(models_dir)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public sample data beside the repository (``../shared/data``, or ``$KBAGENT_SHARED_DATA``)."""
+    folder = Path(os.environ.get("KBAGENT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    if not folder.is_dir():
+        pytest.skip(f"shared sample data not found at {folder}")
+    return folder
