@@ -59,7 +59,14 @@ def test_old_export_with_string_lines_and_no_ids() -> None:
     assert set(pages) == {"读书笔记", "Trip to Lisbon"}
     assert pages["读书笔记"].id == "读书笔记"  # no page id in old exports: the title is the id
     assert pages["Trip to Lisbon"].url == "https://scrapbox.io/old-notes/Trip_to_Lisbon"
-    assert pages["读书笔记"].text == "《论语》\n\t- 学而时习之，不亦说乎。\n\t- 学习方法 #读书\n\n感想\n\t- 温故而知新。"
+    assert pages["读书笔记"].text.splitlines() == [
+        "《论语》",
+        "\t- 学而时习之，不亦说乎。",
+        "\t- 学习方法 #读书",
+        "",
+        "感想",
+        "\t- 温故而知新。",
+    ]
 
 
 def test_markup_becomes_readable_text_and_blocks_stay_verbatim() -> None:
@@ -139,7 +146,7 @@ def test_single_page_file(shared_data: Path) -> None:
 def test_truncated_export_keeps_the_complete_pages(tmp_path: Path) -> None:
     raw = WITH_METADATA.read_bytes()
     cut = tmp_path / "cut.json"
-    cut.write_bytes(raw[: raw.index("Scrapbox notation cheatsheet".encode()) + 200])
+    cut.write_bytes(raw[: raw.index(b"Scrapbox notation cheatsheet") + 200])
     items = scan(cut)
     assert [d.title for d in items if isinstance(d, Document)] == ["週末の予定"]
     [failure] = [i for i in items if isinstance(i, Failure)]
