@@ -92,19 +92,25 @@ def walk_notes(
     is incomplete, so nothing may be removed from the index because it seems to be gone.
     """
     errors: list[OSError] = []
+
+    def listing_failures() -> Iterator[Failure]:
+        while errors:
+            exc = errors.pop(0)
+            yield Failure(
+                str(exc.filename or root),
+                f"cannot list folder: {exc.strerror or exc}; pages in it are kept as they were",
+                listing=True,
+            )
+
+    # os.walk reports a folder it cannot list through onerror and then skips it
     for folder, dirs, files in os.walk(root, onerror=errors.append):
+        yield from listing_failures()
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not is_hidden(d) and not skip_dir(here / d))
         for name in sorted(files):
             if not is_hidden(name) and name.lower().endswith(suffixes):
                 yield here / name
-        while errors:
-            exc = errors.pop()
-            yield Failure(
-                str(exc.filename or folder),
-                f"cannot list folder: {exc.strerror or exc}; pages in it are kept as they were",
-                listing=True,
-            )
+    yield from listing_failures()
 
 
 def obsidian_vault(path: Path) -> Path | None:
