@@ -324,6 +324,6 @@ def confluence_page(page_id: str, space: str, title: str, html: str, when: str, 
         "id": page_id, "type": "page", "status": "current", "title": title,
         "version": {"number": number, "when": when},
         "body": {"storage": {"value": html, "representation": "storage"}},
-        "_links": {"webui": f"/spaces/{space}/pages/{page_id}/{quote(title.replace(' ', '+'))}",
+        "_links": {"webui": f"/spaces/{space}/pages/{page_id}/{quote(title).replace('%20', '+')}",
                    "self": f"/rest/api/content/{page_id}"},
     }
