@@ -245,12 +245,14 @@ def _run_log(config: Config) -> Any:
     from logging.handlers import RotatingFileHandler
 
     from kbagent import schedule
+    from kbagent.credentials import RedactingFilter
 
     config.paths.logs.mkdir(parents=True, exist_ok=True)
     handler = RotatingFileHandler(
         config.paths.logs / schedule.LOG_FILE, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter())  # no credential may reach the log file
     log = logging.getLogger("kbagent.reindex")
     log.setLevel(logging.INFO)
     log.addHandler(handler)
@@ -309,6 +311,157 @@ def cron_status(tabfile: TabOpt = None) -> None:
     for e in run.errors:
         err.print(f"  error: {e}", highlight=False, markup=False)
     out.print(f"log: {config.paths.logs / schedule.LOG_FILE}", highlight=False)
+
+
+# kb sources: web services and folders that `kb reindex` keeps current ---------------------------
+sources_app = typer.Typer(help="Configured sources: list, add, remove, test.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+add_app = typer.Typer(help="Add a web service as a source (secrets stay in env vars or the secrets file).",
+                      no_args_is_help=True)
+sources_app.add_typer(add_app, name="add")
+NameOpt = Annotated[str | None, typer.Option("--name", help="Source name (default: from the project/app/space).")]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", help="Seconds to wait for each answer.")]
+
+
+def _add_source(name: str, kind: str, **settings: Any) -> None:
+    from kbagent.sources import SourceError, add_source
+
+    try:
+        add_source(_config(), name, kind, **settings)
+    except SourceError as exc:
+        raise _fail(str(exc), 2) from None
+    secrets = [v for k, v in settings.items() if k.endswith("_env") and v]
+    out.print(f"added source {name}", highlight=False)
+    if secrets:
+        out.print(f"credentials are read from: {', '.join(secrets)} (environment, or the [credentials] file)",
+                  highlight=False, markup=False)
+    out.print(f"next: `kb sources test {name}`, then `kb reindex {name}`", highlight=False, markup=False)
+
+
+@add_app.command("scrapbox")
+def sources_add_scrapbox(
+    project: Annotated[str, typer.Option("--project", help="Project name (scrapbox.io/PROJECT).")],
+    cookie_env: Annotated[
+        str | None, typer.Option("--cookie-env", help="Variable holding the connect.sid cookie (private projects).")
+    ] = None,
+    token_env: Annotated[
+        str | None, typer.Option("--token-env", help="Variable holding a service-account key.")
+    ] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Site root (default https://scrapbox.io).")] = None,
+    name: NameOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """A Scrapbox/Cosense project, read through its API."""
+    _add_source(name or project, "scrapbox", project=project, cookie_env=cookie_env, token_env=token_env,
+                site=site, timeout=timeout)
+
+
+@add_app.command("readwise")
+def sources_add_readwise(
+    token_env: Annotated[
+        str, typer.Option("--token-env", help="Variable holding the Readwise access token.")
+    ] = "READWISE_TOKEN",
+    url: Annotated[str | None, typer.Option("--url", help="API root (default https://readwise.io).")] = None,
+    full_sync_days: Annotated[
+        float | None, typer.Option("--full-sync-days", help="Days between full exports (they find deletions).")
+    ] = None,
+    name: NameOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """Your Readwise highlights, through the export API."""
+    _add_source(name or "readwise", "readwise", token_env=token_env, url=url, full_sync_days=full_sync_days,
+                timeout=timeout)
+
+
+@add_app.command("kintone")
+def sources_add_kintone(
+    url: Annotated[str, typer.Option("--url", help="https://SUBDOMAIN.cybozu.com")],
+    app_id: Annotated[int, typer.Option("--app", help="App id (the number in /k/ID/).")],
+    token_env: Annotated[
+        str, typer.Option("--token-env", help="Variable holding the app's API token.")
+    ] = "KINTONE_API_TOKEN",
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="Field code to index (repeatable; default: every text field).")
+    ] = None,
+    title_field: Annotated[str | None, typer.Option("--title-field", help="Field code used as the title.")] = None,
+    query: Annotated[str | None, typer.Option("--query", help="Extra kintone query condition.")] = None,
+    guest_space: Annotated[
+        int | None, typer.Option("--guest-space", help="Guest space id, if the app is in one.")
+    ] = None,
+    name: NameOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """The records of a Cybozu kintone app."""
+    _add_source(name or f"kintone-{app_id}", "kintone", url=url, app=app_id, token_env=token_env, fields=field or None,
+                title_field=title_field, query=query, guest_space=guest_space, timeout=timeout)
+
+
+@add_app.command("confluence")
+def sources_add_confluence(
+    url: Annotated[str, typer.Option("--url", help="Site root, e.g. https://YOURS.atlassian.net/wiki")],
+    space: Annotated[str, typer.Option("--space", help="Space key, e.g. ENG.")],
+    user: Annotated[
+        str | None, typer.Option("--user", help="Account e-mail (Cloud: Basic auth with an API token).")
+    ] = None,
+    token_env: Annotated[
+        str, typer.Option("--token-env", help="Variable holding the API token or personal access token.")
+    ] = "CONFLUENCE_TOKEN",
+    name: NameOpt = None,
+    timeout: TimeoutOpt = None,
+) -> None:
+    """The pages of a Confluence space."""
+    _add_source(name or f"confluence-{space}", "confluence", url=url, space=space, user=user, token_env=token_env,
+                timeout=timeout)
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """The configured sources (credentials are shown by name only)."""
+    from kbagent.sources import list_sources
+
+    found = list_sources(_config())
+    if not found:
+        out.print("no sources configured: `kb index PATH` or `kb sources add …`")
+        return
+    table = Table("name", "format", "settings")
+    for s in found:
+        table.add_row(s.name, s.format, s.summary)
+    out.print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(name: Annotated[str, typer.Argument(help="The source to remove from config.toml.")]) -> None:
+    """Stop syncing a source (its pages stay searchable until `kb forget NAME`)."""
+    from kbagent.sources import SourceError, remove_source
+
+    try:
+        remove_source(_config(), name)
+    except SourceError as exc:
+        raise _fail(str(exc), 2) from None
+    out.print(f"removed source {name}; `kb forget {name}` also removes its pages from the index",
+              highlight=False, markup=False)
+
+
+@sources_app.command("test")
+def sources_test(
+    names: Annotated[list[str] | None, typer.Argument(help="Sources to test (default: all).")] = None,
+) -> None:
+    """Connect to each source and count its pages; say what is wrong (credentials, network…)."""
+    from kbagent.sources import check_source
+
+    config = _config()
+    wanted = names or sorted(config.sources)
+    failed = False
+    for name in wanted:
+        check = check_source(config, name)
+        if check.ok:
+            out.print(f"[green]ok[/] {name}: {check.message}", highlight=False)
+        else:
+            failed = True
+            err.print(f"[red]failed[/] {name}: ", end="", highlight=False)
+            err.print(check.message, highlight=False, markup=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 def _mib(n: int) -> str:
