@@ -87,10 +87,15 @@ def _chunk_id(doc: Document, ordinal: int, text: str) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
+# C0/C1 control characters except tab and newline, and lone surrogates (from bad decoding);
+# format characters such as ZWJ stay, or emoji sequences would break
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def normalize_text(text: str) -> str:
     """NFC-normalise, unify newlines and drop control characters other than tab/newline."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return _CONTROL.sub("", text)
 
 
 def _indent(line: str) -> int:

@@ -7,6 +7,7 @@ bash scripts/setup.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 kb index samples/notes --source samples
+kb index samples/notes/scrapbox/kbagent-sample.json --source samples-scrapbox
 kb status
 for q in "東京" "読書メモ" "how much flour for the bread" "学习计划" "meeting decisions about the budget"; do
     echo; echo "\$ kb search \"$q\" -k 3"
