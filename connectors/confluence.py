@@ -50,6 +50,7 @@ class ConfluenceSpace:
         page_size: int = 50,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
+        workers: int = 4,
     ) -> None:
         self.url = url.rstrip("/")
         self.space = space
@@ -63,6 +64,7 @@ class ConfluenceSpace:
             f"check the API token in {token.name} for {user}" if user
             else f"check the personal access token in {token.name}"
         )
+        self.workers = workers  # pages fetched at once: one request per page, so latency adds up
         self.http = HttpClient(self.url, secret_headers=[header], timeout=timeout, retry=retry, auth_hint=hint)
 
     def pages(self, *, bodies: bool) -> Iterator[tuple[dict[str, Any], str]]:
@@ -114,6 +116,7 @@ class ConfluenceSpace:
             self._fetch,
             lambda c: (c[1], [c[0]]),
             source=f"{self.url} space {self.space}",
+            workers=self.workers,
         )
         if listing_error is not None:
             yield Failure(f"{self.url} space {self.space}", f"page listing incomplete: {listing_error}", listing=True)
@@ -180,11 +183,12 @@ def _link(page: Mapping[str, Any], base: str) -> str:
 
 def from_settings(
     *, source: str, credentials: Credentials, url: str, space: str, user: str | None = None,
-    token_env: str = "CONFLUENCE_TOKEN", page_size: int = 50, timeout: float = 30.0,
+    token_env: str = "CONFLUENCE_TOKEN", page_size: int = 50, timeout: float = 30.0, workers: int = 4,
 ) -> ConfluenceSpace:
     """A connector from a ``[sources.NAME]`` table (``format = "confluence"``)."""
     return ConfluenceSpace(
         url, space, token=credentials.ref(token_env), user=user, source=source, page_size=page_size, timeout=timeout,
+        workers=workers,
     )
 
 

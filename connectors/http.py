@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,10 +25,11 @@ import requests
 from kbagent.connectors import Failure, ScanItem
 
 from kbagent import __version__
-from kbagent.credentials import CredentialError, SecretSource, redact, register_secret
+from kbagent.credentials import CredentialError, RedactingFilter, SecretSource, redact, register_secret
 
 USER_AGENT = f"kbagent/{__version__}"
 log = logging.getLogger(__name__)
+log.addFilter(RedactingFilter())  # whatever handler the application installs
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Hashable)
@@ -168,6 +171,13 @@ class HttpClient:
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
         self.session.headers.update(headers or {})
+        # read proxy and CA-bundle settings from the environment once, not on every request (that
+        # scan of os.environ cost more than the request itself); .netrc is ignored on purpose:
+        # only the credentials configured for the source are ever sent
+        env = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.proxies.update(env.get("proxies") or {})
+        self.session.verify = env.get("verify", True)
+        self.session.trust_env = False
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -306,30 +316,43 @@ def fetch_each(
     describe: Callable[[P], tuple[str, Sequence[str]]],
     *,
     source: str,
+    workers: int = 1,
     max_consecutive_failures: int = 5,
 ) -> Iterator[ScanItem]:
-    """Fetch changed pages (or batches of them) one unit at a time, turning errors into `Failure`s.
+    """Fetch changed pages (or batches of them), turning errors into `Failure`s, in listing order.
 
     ``describe(unit)`` gives a location for messages and the doc ids in the unit; a unit that fails
     yields a `Failure` for each id, so the index keeps their old copies. A fatal error (credential
     refused, service unreachable) or ``max_consecutive_failures`` failures in a row stops the run
     with a listing `Failure`, so that nothing is deleted on the strength of a half-read source.
+    With ``workers`` > 1 that many requests are in flight at once (results still come in order).
     """
     todo = list(units)
     streak = 0
-    for i, unit in enumerate(todo):
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        window = max(1, workers) * 2
+        pending: deque[Future[list[ScanItem]]] = deque()
+        submitted = 0
         try:
-            items = list(fetch(unit))
-        except HttpError as exc:
-            location, ids = describe(unit)
-            for doc_id in ids:
-                yield Failure(location, str(exc), doc_id=doc_id)
-            streak += 1
-            left = len(todo) - i - 1
-            if (exc.fatal or streak >= max_consecutive_failures) and left:
-                why = "the error above" if exc.fatal else f"{streak} failures in a row"
-                yield Failure(source, f"stopped after {why}; {left} more to fetch next time", listing=True)
-                return
-            continue
-        streak = 0
-        yield from items
+            for i, unit in enumerate(todo):
+                while submitted < len(todo) and len(pending) < window:
+                    pending.append(pool.submit(lambda u: list(fetch(u)), todo[submitted]))
+                    submitted += 1
+                try:
+                    items = pending.popleft().result()
+                except HttpError as exc:
+                    location, ids = describe(unit)
+                    for doc_id in ids:
+                        yield Failure(location, str(exc), doc_id=doc_id)
+                    streak += 1
+                    left = len(todo) - i - 1
+                    if (exc.fatal or streak >= max_consecutive_failures) and left:
+                        why = "the error above" if exc.fatal else f"{streak} failures in a row"
+                        yield Failure(source, f"stopped after {why}; {left} more to fetch next time", listing=True)
+                        return
+                    continue
+                streak = 0
+                yield from items
+        finally:
+            for future in pending:  # stopped early (or the caller stopped reading): drop the rest
+                future.cancel()

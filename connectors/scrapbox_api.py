@@ -60,6 +60,7 @@ class ScrapboxApi:
         token: SecretSource | None = None,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
+        workers: int = 4,
     ) -> None:
         self.project = project
         self.source = source or project
@@ -74,6 +75,7 @@ class ScrapboxApi:
             f"check the credential in {names}" if names
             else "the project may be private: add it with --cookie-env NAME (connect.sid cookie)"
         )
+        self.workers = workers  # pages fetched at once: one request per page, so latency adds up
         self.http = HttpClient(self.site, secret_headers=headers, timeout=timeout, retry=retry, auth_hint=hint)
         # pages are rendered exactly like the export connector does, so both agree on text
         self._render = ScrapboxConnector(Path(), source=self.source, project=project)
@@ -113,6 +115,7 @@ class ScrapboxApi:
             self._fetch,
             lambda e: (page_url(self.project, e.title), [e.id]),
             source=f"{self.site}/{self.project}",
+            workers=self.workers,
         )
         if listing_error is not None:
             yield Failure(f"{self.site}/{self.project}", f"page listing incomplete: {listing_error}", listing=True)
@@ -149,11 +152,11 @@ def _entry(item: Any, where: str) -> TitleEntry:
 
 def from_settings(
     *, source: str, credentials: Credentials, project: str, site: str = SITE,
-    cookie_env: str | None = None, token_env: str | None = None, timeout: float = 30.0,
+    cookie_env: str | None = None, token_env: str | None = None, timeout: float = 30.0, workers: int = 4,
 ) -> ScrapboxApi:
     """A connector from a ``[sources.NAME]`` table (``format = "scrapbox_api"``)."""
     return ScrapboxApi(
-        project, source=source, site=site, timeout=timeout,
+        project, source=source, site=site, timeout=timeout, workers=workers,
         cookie=credentials.ref(cookie_env) if cookie_env else None,
         token=credentials.ref(token_env) if token_env else None,
     )

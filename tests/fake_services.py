@@ -74,6 +74,7 @@ class FakeServices:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
 
             def do_GET(self) -> None:
                 fake._handle(self)

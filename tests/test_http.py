@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fake_services import FakeServices
-from kbagent.connectors import Failure
+from kbagent.connectors import Failure, Unchanged
 from kbagent.connectors.http import (
     USER_AGENT,
     AuthError,
@@ -189,6 +190,15 @@ def test_fetch_each_turns_errors_into_failures_and_stops_on_a_fatal_one() -> Non
         Failure("page 3", "401", doc_id="3"),
         Failure("svc", "stopped after the error above; 2 more to fetch next time", listing=True),
     ]
+
+
+def test_fetch_each_with_several_workers_keeps_the_listing_order() -> None:
+    def fetch(n: int) -> list[Unchanged]:
+        time.sleep(0.02 * (n % 3))  # later pages finish first
+        return [Unchanged(str(n))]
+
+    items = fetch_each(range(10), fetch, lambda n: ("", [str(n)]), source="svc", workers=4)
+    assert [i.doc_id for i in items if isinstance(i, Unchanged)] == [str(n) for n in range(10)]
 
 
 # credentials ----------------------------------------------------------------------------------

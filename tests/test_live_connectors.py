@@ -16,6 +16,7 @@ from fake_services import (
 )
 from kbagent.connectors import Failure, ScanItem, Unchanged
 from kbagent.connectors.confluence import ConfluenceSpace
+from kbagent.connectors.htmltext import html_to_text
 from kbagent.connectors.http import RetryPolicy
 from kbagent.connectors.kintone import KintoneApp
 from kbagent.connectors.readwise_api import ReadwiseApi
@@ -102,7 +103,7 @@ def test_scrapbox_resync_fetches_only_new_and_changed_pages(scrapbox_fake: FakeS
     assert unchanged(items) == {"p1", "p3", "p4", "p5"}
     assert docs(items)["p2"].text == "Bake at 250 °C now." and "p6" in docs(items)
     fetched = [s.path for s in scrapbox_fake.seen if "/search/titles" not in s.path]
-    assert fetched == ["/api/pages/notes/Sourdough bread", "/api/pages/notes/New page"]
+    assert sorted(fetched) == ["/api/pages/notes/New page", "/api/pages/notes/Sourdough bread"]
 
 
 def test_scrapbox_private_project_needs_the_connect_sid_cookie(scrapbox_fake: FakeServices) -> None:
@@ -346,6 +347,21 @@ def test_confluence_next_link_to_another_site_is_not_followed(confluence_fake: F
     )
     [failure] = list(confluence(confluence_fake).scan({"1": "x"}))
     assert failure.listing and "refusing to follow a link to another site" in failure.message
+
+
+def test_storage_format_becomes_structured_text() -> None:
+    storage = (
+        "<h1>Runbook</h1><p>Restart&nbsp;the <em>worker</em>.</p>"
+        "<ol><li>drain</li><li>restart<ul><li>check logs</li></ul></li></ol>"
+        "<table><tbody><tr><th>Host</th><th>Role</th></tr><tr><td>db1</td><td>primary</td></tr></tbody></table>"
+        '<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter>'
+        "<ac:plain-text-body><![CDATA[if true; then\n    echo ok\nfi]]></ac:plain-text-body></ac:structured-macro>"
+        '<p>See <ac:link><ri:page ri:content-title="On-call" /></ac:link>.</p>'
+    )
+    assert html_to_text(storage) == (
+        "# Runbook\n\nRestart the worker.\n\n1. drain\n2. restart\n  - check logs\n\n"
+        "Host | Role\ndb1 | primary\n\nif true; then\n    echo ok\nfi\n\nSee On-call."
+    )
 
 
 # through the knowledge base (real Chroma, real e5) ---------------------------------------------
