@@ -6,7 +6,7 @@ at the connector (``scan`` fully consumed). With ``--kb`` the Scrapbox project i
 through the knowledge base (real e5 embeddings and Chroma in a temporary data directory), where
 embedding dominates the first sync.
 
-    python scripts/bench_sync.py [--pages 5000] [--kb] [--json out.json]
+    python scripts/bench_sync.py [--pages 5000] [--latency-ms 50] [--workers 4] [--kb] [--json out.json]
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def _fill(fake: FakeServices, n: int) -> None:
     }
 
 
-def _serve(n: int, ready: Any, stop: Any) -> None:
-    fake = FakeServices(confluence_max_limit=100)
+def _serve(n: int, latency: float, ready: Any, stop: Any) -> None:
+    fake = FakeServices(confluence_max_limit=100, latency=latency)
     _fill(fake, n)
     fake.start()
     ready.put(fake.url)
@@ -75,18 +75,18 @@ def _serve(n: int, ready: Any, stop: Any) -> None:
     fake.stop()
 
 
-def _connectors(url: str, state: Path) -> dict[str, Callable[[], Any]]:
+def _connectors(url: str, state: Path, workers: int) -> dict[str, Callable[[], Any]]:
     from kbagent.connectors.confluence import ConfluenceSpace
     from kbagent.connectors.kintone import KintoneApp
     from kbagent.connectors.readwise_api import ReadwiseApi
     from kbagent.connectors.scrapbox_api import ScrapboxApi
 
     return {
-        "scrapbox": lambda: ScrapboxApi("bench", site=url),
+        "scrapbox": lambda: ScrapboxApi("bench", site=url, workers=workers),
         "readwise": lambda: ReadwiseApi(token=Secret("READWISE_TOKEN", "rw-token"), base_url=url, state_path=state),
         "kintone": lambda: KintoneApp(url, 1, token=Secret("KINTONE_API_TOKEN", "kt-token")),
         "confluence": lambda: ConfluenceSpace(f"{url}/wiki", "BENCH", token=Secret("CONFLUENCE_TOKEN", "cf-token"),
-                                              page_size=100),
+                                              page_size=100, workers=workers),
     }
 
 
@@ -108,19 +108,24 @@ def _scan(make: Callable[[], Any], known: dict[str, str]) -> tuple[float, dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=5000)
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay the server adds to every answer")
+    parser.add_argument("--workers", type=int, default=4, help="pages fetched at once (Scrapbox, Confluence)")
+    parser.add_argument("--only", nargs="*", help="only these services (scrapbox readwise kintone confluence)")
     parser.add_argument("--kb", action="store_true", help="also sync the Scrapbox project through the knowledge base")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
 
     ctx = mp.get_context("spawn")
     ready, stop = ctx.Queue(), ctx.Event()
-    server = ctx.Process(target=_serve, args=(args.pages, ready, stop), daemon=True)
+    server = ctx.Process(target=_serve, args=(args.pages, args.latency_ms / 1000, ready, stop), daemon=True)
     server.start()
     url = ready.get(timeout=300)
-    results: dict[str, Any] = {"pages": args.pages}
+    results: dict[str, Any] = {"pages": args.pages, "latency_ms": args.latency_ms, "workers": args.workers}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name, make in _connectors(url, Path(tmp) / "readwise.json").items():
+            for name, make in _connectors(url, Path(tmp) / "readwise.json", args.workers).items():
+                if args.only and name not in args.only:
+                    continue
                 first, versions, _, failed = _scan(make, {})
                 again, _, unchanged, failed2 = _scan(make, versions)
                 assert len(versions) == args.pages and unchanged == args.pages and failed == failed2 == 0, name

@@ -55,6 +55,7 @@ class FakeServices:
     titles_per_call: int = 1000
     export_page_size: int = 1000
     confluence_max_limit: int = 100
+    latency: float = 0.0  # seconds added to every answer, like a real network round trip
     scrapbox: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # project → id → page
     readwise: dict[int, dict[str, Any]] = field(default_factory=dict)  # user_book_id → book
     kintone: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # app → id → record
@@ -120,6 +121,8 @@ class FakeServices:
             fault = next((f for f in self.faults if f.times > 0 and re.search(f.pattern, h.path)), None)
             if fault is not None:
                 fault.times -= 1
+        if self.latency:
+            time.sleep(self.latency)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
