@@ -55,6 +55,13 @@ class _Builder(HTMLParser):
         if self.lines and self.lines[-1] != "" and not self.lists:
             self.lines.append("")
 
+    def _block_edge(self, tag: str) -> None:
+        """Start or end of a block: paragraphs get a blank line around them, other blocks a new line."""
+        if tag in _PARAGRAPHS:
+            self._blank()
+        else:
+            self._break()
+
     def _written(self) -> int:
         return sum(len(s) for s in self.cur) + sum(len(s) for s in self.lines)
 
@@ -86,10 +93,7 @@ class _Builder(HTMLParser):
         elif tag == "br":
             self._break()
         elif tag in _BLOCKS:
-            if tag in _PARAGRAPHS:
-                self._blank()
-            else:
-                self._break()
+            self._block_edge(tag)
         if tag in _VERBATIM:
             self.verbatim += 1
         if tag == "ac:link":
@@ -135,10 +139,7 @@ class _Builder(HTMLParser):
         elif tag == "li":
             self._break()
         elif tag in _BLOCKS:
-            if tag in _PARAGRAPHS:
-                self._blank()
-            else:
-                self._break()
+            self._block_edge(tag)
 
     def handle_data(self, data: str) -> None:
         if self.skip:
