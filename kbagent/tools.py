@@ -126,10 +126,15 @@ class CalculatorError(ValueError):
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)"
-    r"|(?P<op>\*\*|[-+*/^%()×÷−–x]|of\b))",
+    r"|(?P<op>\*\*|[-+*/^%()×÷−–x]|(?:of|times|plus|minus|divided\s+by|multiplied\s+by)\b)"
+    r"|(?P<skip>[$€£¥円]))",
     re.IGNORECASE,
 )
-_OP_ALIASES = {"×": "*", "x": "*", "X": "*", "÷": "/", "−": "-", "–": "-", "**": "^", "of": "*", "OF": "*"}
+# Small models write operators as words ("23 times 19"); accept the common ones.
+_OP_ALIASES = {
+    "×": "*", "x": "*", "÷": "/", "−": "-", "–": "-", "**": "^", "of": "*",
+    "times": "*", "plus": "+", "minus": "-", "divided by": "/", "multiplied by": "*",
+}
 # Binding powers: (left, right). `^` is right-associative and binds tighter than unary minus on
 # its left (-2^2 = -4), as in written maths.
 _INFIX = {"+": (10, 11), "-": (10, 11), "*": (20, 21), "/": (20, 21), "^": (41, 40)}
@@ -140,8 +145,9 @@ _POSTFIX_POWER = 50
 def calculate(expression: str) -> Number:
     """Evaluate an arithmetic expression exactly where possible (fractions, not floats).
 
-    Supports ``+ - × ÷ * / ^ **``, parentheses, ``%`` (``15%`` is 0.15, ``15% of 80`` is 12),
-    decimals, thousands separators and unary minus. Never evaluates code: the text is tokenised
+    Supports ``+ - × ÷ * / ^ **`` (and ``times``, ``plus``, ``minus``, ``divided by``),
+    parentheses, ``%`` (``15%`` is 0.15, ``15% of 80`` is 12), decimals, thousands separators,
+    unary minus; currency signs are ignored. Never evaluates code: the text is tokenised
     and parsed by this module alone. Raises :class:`CalculatorError` with a reason.
     """
     text = unicodedata.normalize("NFKC", expression).strip().rstrip("=?").strip()
@@ -185,9 +191,9 @@ def _tokenize(text: str) -> list[str]:
             raise CalculatorError(f"cannot read {rest[:20]!r}")
         if m.group("num") is not None:
             tokens.append(m.group("num").replace(",", ""))
-        else:
-            op = m.group("op")
-            tokens.append(_OP_ALIASES.get(op, _OP_ALIASES.get(op.lower(), op)))
+        elif m.group("op") is not None:
+            op = " ".join(m.group("op").lower().split())
+            tokens.append(_OP_ALIASES.get(op, op))
         pos = m.end()
     return tokens
 

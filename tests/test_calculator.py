@@ -37,6 +37,9 @@ calc = Calculator()
         ('"12 * 12"', "144"),
         ("１２＋３", "15"),
         ("6 * 7 =", "42"),
+        ("23 times 19", "437"),
+        ("100 divided by 8 minus 0.5", "12"),
+        ("$12.50 * 4", "50"),
     ],
 )
 def test_arithmetic(expression: str, expected: str) -> None:
