@@ -300,7 +300,6 @@ class ScrapboxConnector:
             version=version,
         )
 
-    _page = read_page  # the name scrapbox_api first used
 
 
 def _join(names: list[str], limit: int = 1000) -> str:

@@ -129,7 +129,7 @@ class ScrapboxApi:
             raise HttpError(f"{page_url(self.project, entry.title)}: page no longer exists")
         page.setdefault("id", entry.id)
         page.setdefault("updated", entry.updated)
-        return [self._render._page(page, self.project, {}, page_url(self.project, entry.title))]
+        return [self._render.read_page(page, self.project, {}, page_url(self.project, entry.title))]
 
     def count(self) -> int:
         """Number of pages in the project (one small request)."""
