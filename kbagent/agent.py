@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 # A blank line or the next "Question:" ends an answer in the few-shot format.
 END_STOPS = ("\nQuestion:", "\n\n")
+# Chat models end their turn themselves and may write paragraphs.
+CHAT_END_STOPS = ("\nQuestion:",)
 MAX_RESULT_CHARS = 600
 
 
@@ -193,6 +195,7 @@ class Agent:
         examples: Sequence[Example] = EXAMPLES,
         instructions: str | None = None,
         max_result_chars: int = MAX_RESULT_CHARS,
+        end_stops: Sequence[str] = END_STOPS,
     ) -> None:
         self.model = model
         self.tools: dict[str, Tool] = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
@@ -202,6 +205,7 @@ class Agent:
         self.examples = tuple(examples)
         self.instructions = instructions
         self.max_result_chars = max_result_chars
+        self.end_stops = tuple(end_stops)
 
     def prompt(self, question: str) -> Prompt:
         """The prompt the model reads for a question."""
@@ -227,7 +231,7 @@ class Agent:
         sources: dict[tuple[str, str], Hit] = {}
         executed = 0
         reason = "eos"
-        stops = (*ARROWS, *END_STOPS) if self.tools else END_STOPS
+        stops = (*ARROWS, *self.end_stops) if self.tools else self.end_stops
         while True:
             if cancel is not None and cancel.is_set():
                 reason = "cancelled"
@@ -345,7 +349,9 @@ def build_agent(
         toolset = load_tools(context, plugins=plugins, only=only_tools)
         if searcher is not None and "Search" in toolset:
             toolset["Search"] = Search(searcher, k=search_k)
-    return Agent(lm, toolset, max_calls=max_calls, max_tokens=max_tokens, call_top_k=call_top_k)
+    chat = getattr(getattr(lm, "settings", None), "chat", False)
+    return Agent(lm, toolset, max_calls=max_calls, max_tokens=max_tokens, call_top_k=call_top_k,
+                 end_stops=CHAT_END_STOPS if chat else END_STOPS)
 
 
 def _now() -> datetime:
