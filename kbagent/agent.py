@@ -181,6 +181,12 @@ def build_prompt(
     return Prompt(text, tuple(messages))
 
 
+def bare_prompt(question: str) -> Prompt:
+    """``Question: …\nAnswer:`` alone: the prompt of models fine-tuned by ``kb train`` (no header, no shots)."""
+    question = " ".join(question.split())
+    return Prompt(f"Question: {question}\nAnswer:", (Message("user", question),))
+
+
 class Agent:
     """Answers questions with a language model that calls tools while it writes."""
 
@@ -196,8 +202,10 @@ class Agent:
         instructions: str | None = None,
         max_result_chars: int = MAX_RESULT_CHARS,
         end_stops: Sequence[str] = END_STOPS,
+        prompt_style: str = "few-shot",
     ) -> None:
         self.model = model
+        self.prompt_style = prompt_style
         self.tools: dict[str, Tool] = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
         self.max_calls = max_calls
         self.max_tokens = max_tokens
@@ -208,7 +216,9 @@ class Agent:
         self.end_stops = tuple(end_stops)
 
     def prompt(self, question: str) -> Prompt:
-        """The prompt the model reads for a question."""
+        """The prompt the model reads for a question ("bare" for a model tuned by ``kb train``)."""
+        if self.prompt_style == "bare":
+            return bare_prompt(question)
         return build_prompt(question, list(self.tools.values()), self.examples, self.instructions)
 
     def ask(self, question: str, cancel: threading.Event | None = None) -> Answer:
@@ -351,7 +361,8 @@ def build_agent(
             toolset["Search"] = Search(searcher, k=search_k)
     chat = getattr(getattr(lm, "settings", None), "chat", False)
     return Agent(lm, toolset, max_calls=max_calls, max_tokens=max_tokens, call_top_k=call_top_k,
-                 end_stops=CHAT_END_STOPS if chat else END_STOPS)
+                 end_stops=CHAT_END_STOPS if chat else END_STOPS,
+                 prompt_style=getattr(lm, "prompt_style", "few-shot"))
 
 
 def _now() -> datetime:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress as Bar
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -67,7 +68,7 @@ def print_stats(stats: IndexStats) -> None:
         highlight=False,
     )
     for f in stats.failures:
-        err.print(f"  [yellow]failed:[/] {f}", highlight=False, markup=False)
+        err.print("  [yellow]failed:[/]", escape(f), highlight=False)
     if stats.deletions_skipped:
         err.print("  [yellow]note:[/] the source could not be read completely, so nothing was removed")
 
@@ -462,6 +463,169 @@ def sources_test(
             err.print(check.message, highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
+
+
+# kb train / kb eval: Toolformer fine-tuning on your notes, and accuracy with and without tools ----------
+
+
+@app.command()
+def train(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Make the data and show what is kept; do not train.")
+    ] = False,
+    model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 300,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 4,
+    note_texts: Annotated[int, typer.Option(help="Note chunks to augment with calls.")] = 120,
+    note_questions: Annotated[int, typer.Option(help="Questions made from your notes.")] = 120,
+    arithmetic: Annotated[int, typer.Option(help="Built-in arithmetic word problems.")] = 150,
+    dates: Annotated[int, typer.Option(help="Built-in date questions.")] = 60,
+    tau_s: Annotated[float | None, typer.Option(help="τs: p('[') a position needs (paper: 0.05).")] = None,
+    top_k: Annotated[int | None, typer.Option(help="k: positions per text (paper: 5).")] = None,
+    samples: Annotated[int | None, typer.Option(help="m: calls sampled per position (paper: 5).")] = None,
+    tau_f: Annotated[float | None, typer.Option(help="τf: loss reduction a call needs (paper: 1.0).")] = None,
+    calc_tau_s: Annotated[float | None, typer.Option(help="Calculator τs (paper: 0).")] = None,
+    calc_top_k: Annotated[int | None, typer.Option(help="Calculator k (paper: 20).")] = None,
+    calc_samples: Annotated[int | None, typer.Option(help="Calculator m (paper: 10).")] = None,
+    calc_tau_f: Annotated[float | None, typer.Option(help="Calculator τf (paper: 0.5).")] = None,
+    qa_tau_f: Annotated[
+        float | None, typer.Option(help="τf for question-answer examples (default: the tools' τf).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (data and training).")] = 0,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch (0: its default).")] = 0,
+    show: Annotated[int, typer.Option(help="Kept examples to print.")] = 5,
+) -> None:
+    """Teach the model to call Search, Calculator and Calendar on your notes (Toolformer), then use it in kb ask."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    from kbagent import training as T
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    config = _config()
+    sampling = T.with_sampling(T.PAPER_SAMPLING, tau_s=tau_s, top_k=top_k, samples=samples, tau_f=tau_f,
+                               calc_tau_s=calc_tau_s, calc_top_k=calc_top_k, calc_samples=calc_samples,
+                               calc_tau_f=calc_tau_f)
+    data = T.DataSettings(note_texts=note_texts, note_questions=note_questions, arithmetic_questions=arithmetic,
+                          date_questions=dates, seed=seed)
+    settings = T.FinetuneSettings(steps=steps, batch_size=batch_size, seed=seed)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Bar(*columns, console=err, transient=True) as bar, _kb() as kb:
+        gen_task = bar.add_task("making data", total=None)
+        train_task = bar.add_task("training", total=steps, visible=False)
+
+        def on_data(stage: str, done: int, total: int) -> None:
+            bar.update(gen_task, description=f"making data ({stage})", completed=done, total=total)
+
+        def on_step(p: T.TrainProgress) -> None:
+            bar.update(gen_task, visible=False)
+            bar.update(train_task, visible=True, completed=p.step,
+                       description=f"training (loss {p.loss:.3f}, {p.seconds_per_step:.1f}s/step)")
+
+        try:
+            result = T.train_from_notes(config, kb, model=model, data=data, sampling=sampling, qa_tau_f=qa_tau_f,
+                                        settings=settings, dry_run=dry_run, progress=on_data, train_progress=on_step)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+    s = result.summary
+    table = Table("tool", "candidate positions", "calls sampled", "calls kept", "mean L⁻−L⁺")
+    for tool in sorted(set(s["candidates"]) | set(s["kept_calls"])):
+        table.add_row(tool, str(s["candidates"].get(tool, 0)), str(s["sampled_calls"].get(tool, 0)),
+                      str(s["kept_calls"].get(tool, 0)), str(s["mean_reduction"].get(tool, "")))
+    for kind in sorted(s["qa_tried"]):
+        table.add_row(f"questions: {kind}", "", str(s["qa_tried"][kind]), str(s["qa_kept"].get(kind, 0)),
+                      str(s["mean_reduction"].get(f"qa:{kind}", "")))
+    out.print(table)
+    out.print(f"{s['kept_examples']} examples kept from {s['items']} texts and questions "
+              f"({s['items_per_second']} items/s); data: {result.data_file}", highlight=False)
+    for ex in result.examples[:show]:
+        out.print(f"  [dim]{ex.kind}[/] {ex.text[:300]}", highlight=False)
+    if result.report is not None:
+        r = result.report
+        out.print(f"adapter saved: {r.adapter} ({r.steps} steps, {r.seconds_per_step}s/step, "
+                  f"{r.examples_per_second} examples/s); held-out perplexity {r.perplexity_before} → "
+                  f"{r.perplexity_after}. `kb ask` uses it from now on.", highlight=False)
+
+
+@app.command("eval")
+def eval_(
+    mawps: Annotated[Path | None, typer.Option(help="MAWPS.json (default: generated held-out problems).")] = None,
+    tram: Annotated[Path | None, typer.Option(help="TRAM arithmetic_saq.csv for date/time arithmetic.")] = None,
+    notes: Annotated[
+        Path | None, typer.Option(help="A notes folder to index into a scratch index for look-up questions.")
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option(help="JSONL of note questions {question, page, answer?}.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Questions per set.")] = 50,
+    no_tools: Annotated[bool, typer.Option("--no-tools", help="Only without tools.")] = False,
+    tools_only: Annotated[bool, typer.Option("--tools-only", help="Only with tools.")] = False,
+    model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
+    adapter: Annotated[
+        str | None, typer.Option(help="LoRA adapter folder, or 'none' for the base model (default: as kb ask).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the JSON report.")] = None,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch (0: its default).")] = 0,
+) -> None:
+    """Accuracy with tools vs without: arithmetic word problems, date questions, note look-ups."""
+    import tempfile
+
+    from kbagent import evaluation as E
+    from kbagent.adapters import resolve_adapter
+    from kbagent.models import LocalModel
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    config = _config()
+    if adapter is None:
+        adapter_path = resolve_adapter(model, config)
+    else:
+        adapter_path = None if adapter.lower() in ("none", "off", "") else Path(adapter).expanduser()
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
+        if notes is not None:
+            from kbagent.indexes.embedders import load_embedder
+
+            kb = KnowledgeBase(Path(scratch), embedder=load_embedder(config.models_dir))
+            print_stats(kb.index_path(notes, remember=False))
+        else:
+            kb = _kb()
+        try:
+            if questions is not None:
+                note_items = E.load_note_questions(questions)
+            else:
+                note_items = E.questions_from_index(kb.chunks(), limit)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        plan = E.default_plan(mawps=mawps, tram=tram, note_questions=note_items, limit=limit,
+                              with_tools=not no_tools, without_tools=not tools_only)
+        lm = LocalModel.load(model, config.models_dir, adapter_path=adapter_path)
+        with Bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                 transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task("evaluating")
+
+            def progress(name: str, with_tools: bool, done: int, total: int) -> None:
+                mode = "tools" if with_tools else "no tools"
+                bar.update(task, description=f"{name} ({mode}): {done}/{total}")
+
+            results = E.evaluate(plan, lm, kb, config, progress=progress)
+        kb.close()
+    table = Table("questions", "with tools", "without tools", "time")
+    for row in E.table_rows(results):
+        table.add_row(*row)
+    setup = f" (adapter {adapter_path}, prompt {lm.prompt_style})" if adapter_path else " (no adapter, few-shot)"
+    out.print(f"model: {lm.name}{setup}", highlight=False)
+    out.print(table)
+    out.print("paper (zero-shot): " + "; ".join(
+        f"{k}: " + ", ".join(f"{s} {v}%" for s, v in vals.items()) for k, vals in E.PAPER_RESULTS.items()),
+        highlight=False)
+    target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
+    E.write_report(target, lm.name, results, {"adapter": str(adapter_path) if adapter_path else None})
+    out.print(f"report: {target}", highlight=False)
 
 
 def _mib(n: int) -> str:

@@ -305,6 +305,8 @@ class LocalModel:
         self.kv_cache = kv_cache
         self.eos_ids = _eos_ids(model, tokenizer)
         self._bracket_ids: list[int] | None = None
+        # the prompt an adapter was trained with (see kbagent.adapters); the agent follows it
+        self.prompt_style = "few-shot"
 
     @classmethod
     def load(
@@ -338,7 +340,11 @@ class LocalModel:
         if adapter_path is not None:
             model = merge_adapter(model, Path(adapter_path))
         label = name if adapter_path is None else f"{name}+{Path(adapter_path).name}"
-        return cls(model, tokenizer, label, bos=spec.bos, kv_cache=kv_cache)
+        lm = cls(model, tokenizer, label, bos=spec.bos, kv_cache=kv_cache)
+        from kbagent.adapters import prompt_style
+
+        lm.prompt_style = prompt_style(None if adapter_path is None else Path(adapter_path))
+        return lm
 
     def encode(self, text: str, *, first: bool = False) -> list[int]:
         """Token ids of ``text``; ``first`` puts the BOS token in front when the model wants one."""
@@ -707,8 +713,9 @@ def load_language_model(spec: str | None = None, config: Config | None = None, *
     """A model by name: a packaged one (``gemma3-270m``, ``smollm2-135m``) or ``openai[:MODEL]``.
 
     Without a name, ``[model] name`` from config.toml or ``KBAGENT_MODEL`` decides; the default
-    is the packaged Gemma 3 270M. For packaged models, ``[model] adapter`` (or
-    ``adapter_path=``) names a LoRA adapter folder to merge.
+    is the packaged Gemma 3 270M. For packaged models, ``adapter_path=`` or ``[model] adapter``
+    names a LoRA adapter folder to merge (``""``/``"none"``: none); otherwise the adapter from
+    ``kb train`` or the one shipped with kbagent is used (see :mod:`kbagent.adapters`).
     """
     from kbagent.config import load_config
 
@@ -721,6 +728,12 @@ def load_language_model(spec: str | None = None, config: Config | None = None, *
 
             settings = replace(settings, model=name.split(":", 1)[1])
         return OpenAIBackend(settings)
-    adapter = options.pop("adapter_path", None) or config.get("model.adapter")
-    adapter_path = Path(adapter).expanduser() if adapter else None
+    adapter = options.pop("adapter_path", None)
+    if adapter is None:
+        from kbagent.adapters import resolve_adapter
+
+        # [model] adapter, else the adapter `kb train` made, else the one shipped with kbagent
+        adapter_path = resolve_adapter(name, config)
+    else:
+        adapter_path = Path(adapter).expanduser() if adapter else None  # "" or False: no adapter
     return LocalModel.load(name, config.models_dir, adapter_path=adapter_path, **options)

@@ -1,0 +1,139 @@
+"""Make the default LoRA adapter that ships in ``kbagent/data/adapters/default`` (reproducibly).
+
+The data comes only from :mod:`kbagent.corpora` (generated arithmetic word problems, date questions
+and fictional notes, Apache-2.0) plus, for plain text, an optional folder of openly licensed
+Markdown (``--plain``; the shipped adapter used the MIT-licensed Logseq documentation graph from
+``shared/data/logseq-docs``). The fictional notes are indexed into a throw-away knowledge base so that
+Search runs for real. Everything is seeded; the same arguments give the same data and adapter.
+
+    python scripts/make_default_adapter.py --threads 1
+    python scripts/make_default_adapter.py --dry-run      # only make and summarise the data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="gemma3-270m")
+    ap.add_argument("--out", type=Path, default=ROOT / "kbagent" / "data" / "adapters" / "default")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/kbagent-default-adapter"))
+    ap.add_argument("--models-dir", type=Path, default=None, help="converted models (default: the data dir's)")
+    ap.add_argument("--plain", type=Path, default=ROOT.parent / "shared" / "data" / "logseq-docs" / "pages")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (1 is fastest on a busy machine)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pages", type=int, default=50, help="fictional note pages (2 questions each)")
+    ap.add_argument("--arithmetic", type=int, default=160)
+    ap.add_argument("--dates", type=int, default=60)
+    ap.add_argument("--note-texts", type=int, default=8)
+    ap.add_argument("--arithmetic-texts", type=int, default=6)
+    ap.add_argument("--dated-texts", type=int, default=6)
+    ap.add_argument("--qa-tau-f", type=float, default=0.25)
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--reuse-data", action="store_true", help="train on the work folder's data.jsonl")
+    ap.add_argument("--dry-run", action="store_true")
+    args = ap.parse_args()
+
+    import torch
+    from kbagent.indexes.embedders import load_embedder, prepare_embedder
+
+    from kbagent import corpora
+    from kbagent import training as T
+    from kbagent.config import load_config
+    from kbagent.knowledgebase import KnowledgeBase
+    from kbagent.models import LocalModel
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models_dir = args.models_dir or load_config().models_dir
+    rng = random.Random(args.seed)
+    args.work.mkdir(parents=True, exist_ok=True)
+    data_file = args.work / "data.jsonl"
+
+    # the fictional notes, indexed for real
+    pages = corpora.synthetic_notes(args.pages, rng)
+    notes = args.work / "notes"
+    shutil.rmtree(notes, ignore_errors=True)
+    notes.mkdir(parents=True)
+    for page in pages:
+        (notes / f"{page.title}.md").write_text(page.text + "\n", encoding="utf-8")
+    home = args.work / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    prepare_embedder(models_dir)
+    kb = KnowledgeBase(home, embedder=load_embedder(models_dir))
+    stats = kb.index_path(notes, source="notes", remember=False)
+    print(f"indexed {stats.added} fictional pages", file=sys.stderr)
+
+    lm = LocalModel.load(args.model, models_dir)
+    sampling = T.with_sampling(T.PAPER_SAMPLING, top_k=3, samples=3, calc_top_k=5, calc_samples=4)
+    gen = T.DataGenerator(lm, searcher=kb, sampling=sampling, seed=args.seed, qa_tau_f=args.qa_tau_f)
+
+    if args.reuse_data and data_file.exists():
+        examples = T.read_jsonl(data_file)
+        summary = json.loads((args.work / "data-summary.json").read_text(encoding="utf-8"))
+    else:
+        settings = T.DataSettings(arithmetic_questions=args.arithmetic, date_questions=args.dates,
+                                  arithmetic_texts=args.arithmetic_texts, dated_texts=args.dated_texts,
+                                  seed=args.seed)
+        qa_items, texts = T.builtin_sources(settings, rng)
+        qa_items += corpora.note_questions(pages, rng, per_page=2)
+        texts += T.note_sources(list(kb.chunks("notes")), args.note_texts, rng)
+        t0 = time.perf_counter()
+        last = [0.0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if time.perf_counter() - last[0] > 30 or done == total:
+                last[0] = time.perf_counter()
+                print(f"  {stage}: {done}/{total} ({time.perf_counter() - t0:.0f}s) kept so far: "
+                      f"{dict(gen.stats.kept)} qa {dict(gen.stats.qa_kept)}", file=sys.stderr, flush=True)
+
+        examples = T.generate(gen, qa_items, texts, progress=progress)
+        seconds = time.perf_counter() - t0
+        summary = {**gen.stats.to_dict(), "generation_seconds": round(seconds, 1),
+                   "items_per_second": round((len(qa_items) + len(texts)) / seconds, 3),
+                   "qa_items": len(qa_items), "texts": len(texts), "kept_examples": len(examples)}
+        T.write_jsonl(data_file, examples)
+        (args.work / "data-summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+    if args.dry_run:
+        return 0
+
+    plain = [p.text for p in pages]
+    if args.plain.is_dir():
+        for f in sorted(args.plain.glob("*.md"))[:120]:
+            text = f.read_text(encoding="utf-8", errors="replace").strip()
+            if len(text) > 200:
+                plain.append(text[:600])
+    base, heldout = T.split_plain(plain, 12, random.Random(args.seed))
+    ft = T.FinetuneSettings(steps=args.steps, batch_size=args.batch_size, rank=args.rank, alpha=2 * args.rank,
+                            learning_rate=args.lr, seed=args.seed, max_tokens=160)
+    t0 = time.perf_counter()
+
+    def show(p: T.TrainProgress) -> None:
+        if p.step % 5 == 0 or p.step == p.steps:
+            print(f"  step {p.step}/{p.steps} loss {p.loss:.3f} ({p.seconds_per_step:.1f}s/step, "
+                  f"{time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
+
+    info = {"origin": "scripts/make_default_adapter.py", "data": summary, "args": {
+        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ("out", "work", "models_dir")
+    }, "plain_text": "fictional notes + " + (str(args.plain.name) if args.plain.is_dir() else "none")}
+    report = T.finetune(lm, examples, base, heldout, args.out, args.work / "checkpoints", ft, show, info)
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
