@@ -426,7 +426,9 @@ class LocalGeneration:
     def _read_pending(self) -> torch.Tensor:
         import torch
 
-        if not self.pending and self.logits is not None:
+        if not self.pending:
+            if self.logits is None:
+                raise ModelError("nothing to read: the prompt is empty")
             return self.logits
         model = self.lm.model
         t0 = time.perf_counter()
@@ -466,8 +468,11 @@ class LocalGeneration:
         written: list[int] = []
         shown = 0  # characters of decode(written) already passed to the scanner
         whole_chars = True  # decode(written) ended on a whole character before this token
+        text = ""
         for _ in range(max_tokens):
-            tok = self._choose(self._read_pending(), call_top_k)
+            # Toolformer's trick may open a call, but not inside one the model is writing.
+            in_call = text.rfind("[") > text.rfind("]")
+            tok = self._choose(self._read_pending(), 0 if in_call else call_top_k)
             if tok in self.lm.eos_ids:
                 self.pending.append(tok)
                 self.stop_reason = "eos"
