@@ -137,9 +137,17 @@ class E5Embedder:
         _offline()
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
         torch.set_num_threads(self.threads)
-        model = AutoModel.from_pretrained(str(self.folder), dtype=torch.float32, local_files_only=True)
+        # A "Loading weights" bar on stderr would scribble over a terminal UI.
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            model = AutoModel.from_pretrained(str(self.folder), dtype=torch.float32, local_files_only=True)
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         return model.eval()
 
     def _content_ids(self, texts: list[str], prefix: str) -> list[list[int]]:
