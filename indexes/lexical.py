@@ -17,12 +17,15 @@ same way and sent as an OR of quoted terms (user text never reaches the FTS5 que
 ``"``, ``*``, ``AND`` or ``(`` cannot raise), ranked by BM25. Chunks that contain the query's
 whole term stream consecutively (what Ctrl+F would find, ignoring case and punctuation) get the
 best BM25 of the result added to their score, so they come first. Each hit also carries its
-``coverage``: the fraction of the query's distinct terms it contains — the evidence hybrid
-fusion uses to decide how far to trust the lexical ranking.
+``coverage``: the fraction of the query's distinct terms it contains, each term weighted by its
+BM25 IDF — the evidence hybrid fusion uses to decide how far to trust the lexical ranking. The
+weighting matters: unweighted, an English question "covers" half of any English page through
+"what", "the", "of", "is" alone, even when the answer is in a Japanese page.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 import unicodedata
@@ -39,6 +42,7 @@ _SEGMENT = re.compile(f"(?P<cjk>[{_CJK_RANGES}]+)|(?P<word>[^\\W_{_CJK_RANGES}]+
 
 _CHUNKS = "lexical_chunks"
 _FTS = "lexical_fts"
+_VOCAB = "temp.lexical_vocab"  # per connection: document frequencies, for the IDF weights
 _BATCH = 500  # stays under SQLite's bound-parameter limit
 
 
@@ -59,6 +63,19 @@ class Terms:
     chars: tuple[str, ...]
 
 
+def _singular(word: str) -> str:
+    """Harman's S-stemmer: English plurals meet their singular ("properties" finds "property")."""
+    if len(word) <= 3 or not word.isascii() or not word.endswith("s"):
+        return word
+    if word.endswith("ies") and not word.endswith(("eies", "aies")):
+        return word[:-3] + "y"
+    if word.endswith("es") and not word.endswith(("aes", "ees", "oes")):
+        return word[:-1]
+    if not word.endswith(("us", "ss")):
+        return word[:-1]
+    return word
+
+
 def analyze(text: str) -> Terms:
     """Tokenise a text into words and CJK bigrams (a lone CJK character stays), plus unigrams."""
     stream: list[str] = []
@@ -66,7 +83,7 @@ def analyze(text: str) -> Terms:
     for m in _SEGMENT.finditer(unicodedata.normalize("NFKC", text).lower()):
         run = m.group("cjk")
         if run is None:
-            stream.append(m.group("word"))
+            stream.append(_singular(m.group("word")))
         elif len(run) == 1:
             stream.append(run)
             chars.append(run)
@@ -110,10 +127,15 @@ class _Query:
             return None
         return f'terms : "{" ".join(self.stream)}"'
 
-    def coverage(self, terms: set[str], chars: set[str]) -> float:
-        """Fraction of the distinct query terms that occur in a chunk's terms and unigrams."""
-        found = sum(t in terms for t in self.terms) + sum(c in chars for c in self.chars)
-        return found / self.size
+    def coverage(self, weights: dict[tuple[str, str], float], terms: str, chars: str) -> float:
+        """IDF-weighted fraction of the distinct query terms found in a chunk's stored columns."""
+        total = sum(weights.values())
+        # Substring tests on the space-padded columns: several times faster than building sets.
+        terms, chars = f" {terms} ", f" {chars} "
+        found = sum(weights["terms", t] for t in self.terms if f" {t} " in terms) + sum(
+            weights["chars", c] for c in self.chars if f" {c} " in chars
+        )
+        return found / total if total > 0 else 0.0
 
 
 def _batches(items: list[str]) -> Iterator[list[str]]:
@@ -134,9 +156,8 @@ class LexicalIndex:
             " id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, source TEXT NOT NULL)"
         )
         # 'ascii' splits only at ASCII non-alphanumerics: our own spaces between stored terms.
-        self.conn.execute(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS} USING fts5(terms, chars, tokenize='ascii')"
-        )
+        self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS} USING fts5(terms, chars, tokenize='ascii')")
+        self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {_VOCAB} USING fts5vocab(main, {_FTS}, 'col')")
 
     def add(self, items: Iterable[tuple[str, str, str]]) -> None:
         """Index (chunk_id, source, text) triples, replacing any with the same id.
@@ -146,9 +167,7 @@ class LexicalIndex:
         items = list(items)
         self.delete([chunk_id for chunk_id, _, _ in items])
         for chunk_id, source, text in items:
-            cur = self.conn.execute(
-                f"INSERT INTO {_CHUNKS}(chunk_id, source) VALUES (?, ?)", (chunk_id, source)
-            )
+            cur = self.conn.execute(f"INSERT INTO {_CHUNKS}(chunk_id, source) VALUES (?, ?)", (chunk_id, source))
             t = analyze(text)
             self.conn.execute(
                 f"INSERT INTO {_FTS}(rowid, terms, chars) VALUES (?, ?, ?)",
@@ -159,9 +178,7 @@ class LexicalIndex:
         """Remove chunks (unknown ids are ignored). The caller owns the transaction."""
         for batch in _batches(list(chunk_ids)):
             marks = ",".join("?" * len(batch))
-            rows = self.conn.execute(
-                f"SELECT id FROM {_CHUNKS} WHERE chunk_id IN ({marks})", batch
-            ).fetchall()
+            rows = self.conn.execute(f"SELECT id FROM {_CHUNKS} WHERE chunk_id IN ({marks})", batch).fetchall()
             self.conn.executemany(f"DELETE FROM {_FTS} WHERE rowid = ?", rows)
             self.conn.executemany(f"DELETE FROM {_CHUNKS} WHERE id = ?", rows)
 
@@ -179,16 +196,11 @@ class LexicalIndex:
             f" FROM {_FTS} f JOIN {_CHUNKS} c ON c.id = f.rowid"
             f" WHERE {_FTS} MATCH ?{where}"
         )
-        rows = self.conn.execute(
-            f"{select} ORDER BY bm25({_FTS}) LIMIT ?", [q.match(), *params, k]
-        ).fetchall()
+        rows = self.conn.execute(f"{select} ORDER BY bm25({_FTS}) LIMIT ?", [q.match(), *params, k]).fetchall()
         verbatim: set[int] = set()
         phrase = q.phrase()
         if phrase is not None:
-            verbatim = {
-                r[1]
-                for r in self.conn.execute(f"{select} LIMIT ?", [phrase, *params, 4 * k])
-            }
+            verbatim = {r[1] for r in self.conn.execute(f"{select} LIMIT ?", [phrase, *params, 4 * k])}
             missing = verbatim - {r[1] for r in rows}
             if missing:
                 # Verbatim matches ranked below the top k by BM25: fetch their BM25 scores too.
@@ -198,14 +210,30 @@ class LexicalIndex:
                 ).fetchall()
         if not rows:
             return []
+        weights = self._idf(q)
         boost = max(r[2] for r in rows)
         hits = [
             LexicalHit(
                 chunk_id=chunk_id,
                 score=score + (boost if rowid in verbatim else 0.0),
-                coverage=q.coverage(set(terms.split()), set(chars.split())),
+                coverage=q.coverage(weights, terms, chars),
             )
             for chunk_id, rowid, score, terms, chars in rows
         ]
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+    def _idf(self, q: _Query) -> dict[tuple[str, str], float]:
+        """BM25's IDF of each query term in its column (a term no chunk holds weighs most)."""
+        (n,) = self.conn.execute(f"SELECT count(*) FROM {_CHUNKS}").fetchone()
+        wanted = [*(("terms", t) for t in q.terms), *(("chars", c) for c in q.chars)]
+        df = dict.fromkeys(wanted, 0)
+        words = list({t for _, t in wanted})
+        for batch in _batches(words):
+            marks = ",".join("?" * len(batch))
+            for term, col, docs in self.conn.execute(
+                f"SELECT term, col, doc FROM {_VOCAB} WHERE term IN ({marks})", batch
+            ):
+                if (col, term) in df:
+                    df[col, term] = docs
+        return {key: math.log(1 + (n - d + 0.5) / (d + 0.5)) for key, d in df.items()}
