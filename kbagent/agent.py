@@ -173,12 +173,13 @@ def build_prompt(
         shots = [(e.question, e.without_tools) for e in examples]
     question = " ".join(question.split())
     text = head + "\n\n" + "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in shots)
+    shared = len(text)
     text += f"Question: {question}\nAnswer:"
     messages = [Message("system", head)]
     for q, a in shots:
         messages += [Message("user", q), Message("assistant", a)]
     messages.append(Message("user", question))
-    return Prompt(text, tuple(messages))
+    return Prompt(text, tuple(messages), shared_prefix=shared)
 
 
 def bare_prompt(question: str) -> Prompt:

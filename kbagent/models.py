@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 StopReason = Literal["stop", "eos", "length"]
 
 MARKER_FILE = "kbagent-conversion.json"
+# Prompt prefixes a local model keeps read (a few prompt styles: with tools, without, …).
+_MAX_PREFIXES = 4
 # Bump when the conversion itself changes, so that existing folders are rebuilt.
 _CONVERSION_FORMAT = 1
 
@@ -59,10 +61,13 @@ class Prompt:
     """A prompt as plain text (completion models) and, optionally, as chat messages.
 
     ``messages`` ends with the user's turn; the generated text is the assistant's reply.
+    ``shared_prefix`` is how many leading characters of ``text`` are the same for every
+    question (instructions and examples): a local model keeps their key/value cache.
     """
 
     text: str
     messages: tuple[Message, ...] = ()
+    shared_prefix: int = 0
 
 
 class Generation(Protocol):
@@ -305,6 +310,7 @@ class LocalModel:
         self.kv_cache = kv_cache
         self.eos_ids = _eos_ids(model, tokenizer)
         self._bracket_ids: list[int] | None = None
+        self.prefixes: dict[str, _ReadPrefix] = {}  # read prompt prefixes, oldest first
         # the prompt an adapter was trained with (see kbagent.adapters); the agent follows it
         self.prompt_style = "few-shot"
 
@@ -360,8 +366,29 @@ class LocalModel:
         return text
 
     def start(self, prompt: Prompt | str) -> LocalGeneration:
-        """A generation that has the prompt queued to be read."""
-        return LocalGeneration(self, self.encode(as_prompt(prompt).text, first=True))
+        """A generation that has the prompt queued to be read.
+
+        The prompt's shared prefix is read once and its cache copied for later questions, so
+        the few-shot examples cost time only at the first question.
+        """
+        p = as_prompt(prompt)
+        if not self.kv_cache or p.shared_prefix <= 0:
+            return LocalGeneration(self, self.encode(p.text, first=True))
+        head = p.text[: p.shared_prefix]
+        prefix = self.prefixes.pop(head, None)
+        if prefix is None:
+            first = LocalGeneration(self, self.encode(head, first=True))
+            first.read_pending()
+            prefix = _ReadPrefix(tuple(first.ids), first.cache, first.logits)
+        self.prefixes[head] = prefix  # most recently used last
+        while len(self.prefixes) > _MAX_PREFIXES:
+            del self.prefixes[next(iter(self.prefixes))]
+        gen = LocalGeneration(self, self.encode(p.text[p.shared_prefix :]))
+        gen.ids = list(prefix.ids)
+        gen.cache = copy.deepcopy(prefix.cache)
+        gen.logits = prefix.logits
+        gen.prompt_tokens += len(gen.ids)
+        return gen
 
     @property
     def bracket_ids(self) -> list[int]:
@@ -397,6 +424,15 @@ def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
+@dataclass(frozen=True)
+class _ReadPrefix:
+    """A prompt prefix the model has read: its tokens, key/value cache and next-token logits."""
+
+    ids: tuple[int, ...]
+    cache: Any
+    logits: Any
+
+
 class LocalGeneration:
     """A generation on a :class:`LocalModel`: greedy (or sampled) decoding with a reused cache.
 
@@ -423,7 +459,8 @@ class LocalGeneration:
         if text:
             self.pending.extend(self.lm.encode(text))
 
-    def _read_pending(self) -> torch.Tensor:
+    def read_pending(self) -> torch.Tensor:
+        """Run the queued tokens through the model; the logits of the next token."""
         import torch
 
         if not self.pending:
@@ -472,7 +509,7 @@ class LocalGeneration:
         for _ in range(max_tokens):
             # Toolformer's trick may open a call, but not inside one the model is writing.
             in_call = text.rfind("[") > text.rfind("]")
-            tok = self._choose(self._read_pending(), 0 if in_call else call_top_k)
+            tok = self._choose(self.read_pending(), 0 if in_call else call_top_k)
             if tok in self.lm.eos_ids:
                 self.pending.append(tok)
                 self.stop_reason = "eos"

@@ -146,3 +146,18 @@ def test_gemma_starts_with_bos_and_its_sliding_window_cache_matches_a_full_rerea
     fresh.feed(" The capital of Japan is")
     assert "".join(fresh.stream(3)) == second
     assert len(gen.ids) > 512
+
+
+@pytest.mark.slow
+def test_the_few_shot_prefix_is_read_once_and_answers_stay_the_same(smol: LocalModel) -> None:
+    agent = Agent(smol, [Calculator(), Calendar()])
+    prompt = agent.prompt("What is 23 times 19?")
+    fresh = LocalModel(smol.model, smol.tokenizer, "fresh", bos=smol.bos)
+    expected = "".join(fresh.start(prompt.text).stream(12))  # plain text: read in one go
+    smol.prefixes.clear()
+    assert "".join(smol.start(prompt).stream(12)) == expected
+    other = smol.start(agent.prompt("What is 6 times 7?"))
+    assert other.pending == smol.encode("Question: What is 6 times 7?\nAnswer:")  # only this is left to read
+    "".join(other.stream(12))
+    assert "".join(smol.start(prompt).stream(12)) == expected  # the kept cache was copied, not changed
+    assert len(smol.prefixes) == 1
