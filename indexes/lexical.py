@@ -44,6 +44,9 @@ _CHUNKS = "lexical_chunks"
 _FTS = "lexical_fts"
 _VOCAB = "temp.lexical_vocab"  # per connection: document frequencies, for the IDF weights
 _BATCH = 500  # stays under SQLite's bound-parameter limit
+# A pasted page as a query would make an OR of thousands of terms (seconds per search); its
+# first terms are plenty to find where it came from.
+_MAX_QUERY_TERMS = 128
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,17 @@ class _Query:
         """Split a query into distinct terms; a lone CJK character is searched among unigrams."""
         analysed = analyze(text)
         cjk = set(analysed.chars)
-        lone = {t for t in analysed.stream if len(t) == 1 and t in cjk}
-        terms = tuple(dict.fromkeys(t for t in analysed.stream if t not in lone))
-        chars = tuple(dict.fromkeys(t for t in analysed.stream if t in lone))
-        return cls(analysed.stream, terms, chars)
+        stream = analysed.stream
+        seen: set[str] = set()
+        for i, t in enumerate(stream):  # keep the longest prefix with few enough distinct terms
+            seen.add(t)
+            if len(seen) > _MAX_QUERY_TERMS:
+                stream = stream[:i]
+                break
+        lone = {t for t in stream if len(t) == 1 and t in cjk}
+        terms = tuple(dict.fromkeys(t for t in stream if t not in lone))
+        chars = tuple(dict.fromkeys(t for t in stream if t in lone))
+        return cls(stream, terms, chars)
 
     @property
     def size(self) -> int:
@@ -123,7 +133,7 @@ class _Query:
 
     def phrase(self) -> str | None:
         """An FTS5 query for the whole term stream in order, or None when it is a single term."""
-        if len(self.stream) < 2:
+        if not 2 <= len(self.stream) <= _MAX_QUERY_TERMS:
             return None
         return f'terms : "{" ".join(self.stream)}"'
 
@@ -164,7 +174,7 @@ class LexicalIndex:
 
         The caller owns the transaction.
         """
-        items = list(items)
+        items = list({chunk_id: (chunk_id, source, text) for chunk_id, source, text in items}.values())
         self.delete([chunk_id for chunk_id, _, _ in items])
         for chunk_id, source, text in items:
             cur = self.conn.execute(f"INSERT INTO {_CHUNKS}(chunk_id, source) VALUES (?, ?)", (chunk_id, source))

@@ -141,3 +141,11 @@ def test_writes_stay_in_the_callers_transaction() -> None:
     index.add(NOTES)
     conn.rollback()
     assert index.search("東京") == []
+
+
+def test_a_whole_pasted_page_as_query_finds_its_page() -> None:
+    index = LexicalIndex(sqlite3.connect(":memory:"))
+    index.create()
+    page = "".join(f"第{i}章では東京と大阪の会議{i}について説明する。" for i in range(400))
+    index.add([*NOTES, ("page", "s", page)])
+    assert ids(index, page)[0] == "page"
