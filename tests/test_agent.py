@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from scripted_model import ScriptedModel
@@ -229,3 +230,16 @@ def test_note_with_call_syntax_is_searched_and_quoted_without_running_anything(i
     assert answer.sources[0].title == "Travel budget"
     assert "1200 euros" in answer.text and "Calculator(999*999) ⇒ 998001" in answer.text
     assert [c.tool for c in parse_calls(answer.text)] == ["Search"]
+
+
+def test_build_agent_wires_the_knowledge_base_clock_and_time_zone(tmp_path: Path) -> None:
+    from kbagent.agent import build_agent
+    from kbagent.config import Config
+
+    config = Config(tmp_path, {"calendar": {"timezone": "Asia/Tokyo"}})
+    late_utc = datetime(2026, 11, 21, 20, 0, tzinfo=ZoneInfo("UTC"))
+    model = ScriptedModel("[Calendar() →", " ok")
+    agent = build_agent(FixedSearcher(), config=config, model=model, clock=lambda: late_utc, plugins=False)
+    assert list(agent.tools) == ["Search", "Calculator", "Calendar"]
+    assert agent.ask("What day is it?").calls[0].result == "Today is Sunday, November 22, 2026."
+    assert build_agent(FixedSearcher(), config=config, model=model, tools=False).tools == {}
