@@ -136,6 +136,53 @@ def search(
 
 
 @app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in any language.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="gemma3-270m (default), smollm2-135m or openai:MODEL.")
+    ] = None,
+    no_tools: Annotated[bool, typer.Option("--no-tools", help="Answer without Search/Calculator/Calendar.")] = False,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens the model may write.")] = 256,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object when done.")] = False,
+) -> None:
+    """Ask your notes: the answer streams, with the model's tool calls visible as they happen."""
+    from kbagent.agent import Done, TextDelta, ToolCallFinished
+    from kbagent.models import ModelError
+
+    with _kb() as kb:
+        empty = not kb.catalog.sources()
+        try:
+            agent = kb.agent(model=model, tools=not no_tools, max_tokens=max_tokens)
+        except (ModelError, OSError, ValueError) as exc:
+            raise _fail(f"{exc}\nrun `kb models prepare`, or pick another --model", 2) from None
+        answer = None
+        for event in agent.events(question):
+            if as_json:
+                if isinstance(event, Done):
+                    answer = event.answer
+                continue
+            if isinstance(event, TextDelta):
+                out.print(event.text, end="", markup=False, highlight=False)
+            elif isinstance(event, ToolCallFinished):
+                style = "cyan" if event.call.ok else "red"
+                out.print(f"[{style}]{escape(event.text)}[/]", end="", highlight=False)
+                err.print(f" [dim]({event.call.tool} {event.call.seconds * 1000:.0f} ms)[/]", end="")
+            elif isinstance(event, Done):
+                answer = event.answer
+    assert answer is not None
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    out.print()
+    if answer.sources:
+        out.print("\n[bold]Sources[/]")
+        for h in answer.sources:
+            out.print(f"  - {escape(h.title)}  [link={h.url}]{escape(h.url)}[/link]", highlight=False)
+    if empty and not no_tools:
+        err.print("[yellow]note:[/] the index is empty; add notes with `kb index PATH`")
+
+
+@app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Sources, page and chunk counts, last runs and store sizes."""
     with _kb() as kb:
@@ -474,12 +521,12 @@ def train(
         bool, typer.Option("--dry-run", help="Make the data and show what is kept; do not train.")
     ] = False,
     model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 300,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 200,
     batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 4,
-    note_texts: Annotated[int, typer.Option(help="Note chunks to augment with calls.")] = 120,
-    note_questions: Annotated[int, typer.Option(help="Questions made from your notes.")] = 120,
-    arithmetic: Annotated[int, typer.Option(help="Built-in arithmetic word problems.")] = 150,
-    dates: Annotated[int, typer.Option(help="Built-in date questions.")] = 60,
+    note_texts: Annotated[int, typer.Option(help="Note chunks to augment with calls.")] = 30,
+    note_questions: Annotated[int, typer.Option(help="Questions made from your notes.")] = 100,
+    arithmetic: Annotated[int, typer.Option(help="Built-in arithmetic word problems.")] = 100,
+    dates: Annotated[int, typer.Option(help="Built-in date questions.")] = 40,
     tau_s: Annotated[float | None, typer.Option(help="τs: p('[') a position needs (paper: 0.05).")] = None,
     top_k: Annotated[int | None, typer.Option(help="k: positions per text (paper: 5).")] = None,
     samples: Annotated[int | None, typer.Option(help="m: calls sampled per position (paper: 5).")] = None,

