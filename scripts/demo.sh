@@ -13,3 +13,7 @@ for q in "東京" "読書メモ" "how much flour for the bread" "学习计划" "
     echo; echo "\$ kb search \"$q\" -k 3"
     kb search "$q" -k 3
 done
+for q in "京都旅行の新幹線代は2人でいくら？" "How many days are left until April 3, 2027?"; do
+    echo; echo "\$ kb ask \"$q\""
+    kb ask "$q"
+done
