@@ -383,7 +383,7 @@ def evaluate(
     results = []
     for tools in modes:
         agent = build_agent(searcher, config=config, model=model, tools=tools, plugins=False, clock=clock,
-                            max_tokens=96)
+                            max_tokens=64)
         for name, items in plan.sets.items():
             def step(done: int, total: int, name: str = name, tools: bool = tools) -> None:
                 if progress:

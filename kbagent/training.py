@@ -653,11 +653,12 @@ class DataGenerator:
         search_k: int = 3,
         max_calls_per_text: int = 3,
         qa_tau_f: float | None = None,
+        max_call_tokens: int = 24,
     ) -> None:
         self.lm = lm
         self.qa_tau_f = qa_tau_f
         self.scorer = Scorer(lm)
-        self.sampler = CallSampler(lm, seed=seed)
+        self.sampler = CallSampler(lm, seed=seed, max_call_tokens=max_call_tokens)
         self.searcher = searcher
         self.sampling = dict(PAPER_SAMPLING if sampling is None else sampling)
         self.max_text_tokens = max_text_tokens
@@ -833,7 +834,7 @@ def _language(text: str) -> str:
 class FinetuneSettings:
     """LoRA fine-tuning options (defaults sized for a 2-core CPU)."""
 
-    steps: int = 300
+    steps: int = 200
     batch_size: int = 4
     learning_rate: float = 5e-4
     warmup_steps: int = 10
@@ -1122,6 +1123,7 @@ def _save_adapter(model: Any, out_dir: Path, info: Any) -> None:
     state = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(weights)).items()}
     save_file(state, str(weights))
     write_info(tmp, info)
+    tidy_adapter_folder(tmp, info.base_model)
     if out_dir.exists():
         old = out_dir.parent / f".{out_dir.name}.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -1132,6 +1134,15 @@ def _save_adapter(model: Any, out_dir: Path, info: Any) -> None:
         tmp.rename(out_dir)
 
 
+def tidy_adapter_folder(folder: Path, base_model: str) -> None:
+    """Name the base model instead of a local path in ``adapter_config.json``; drop peft's model card."""
+    cfg_file = folder / "adapter_config.json"
+    cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = base_model
+    cfg_file.write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
+    (folder / "README.md").unlink(missing_ok=True)
+
+
 # --- the whole pipeline ----------------------------------------------------------------------------
 
 
@@ -1139,10 +1150,10 @@ def _save_adapter(model: Any, out_dir: Path, info: Any) -> None:
 class DataSettings:
     """How much data to make: texts from the notes, questions, built-in corpora, plain text."""
 
-    note_texts: int = 120
-    note_questions: int = 120
-    arithmetic_questions: int = 150
-    date_questions: int = 60
+    note_texts: int = 30
+    note_questions: int = 100
+    arithmetic_questions: int = 100
+    date_questions: int = 40
     arithmetic_texts: int = 10
     dated_texts: int = 10
     base_texts: int = 80

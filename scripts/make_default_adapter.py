@@ -32,14 +32,18 @@ def main() -> int:
     ap.add_argument("--plain", type=Path, default=ROOT.parent / "shared" / "data" / "logseq-docs" / "pages")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (1 is fastest on a busy machine)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--pages", type=int, default=50, help="fictional note pages (2 questions each)")
-    ap.add_argument("--arithmetic", type=int, default=160)
-    ap.add_argument("--dates", type=int, default=60)
-    ap.add_argument("--note-texts", type=int, default=8)
-    ap.add_argument("--arithmetic-texts", type=int, default=6)
-    ap.add_argument("--dated-texts", type=int, default=6)
+    ap.add_argument("--pages", type=int, default=40, help="fictional note pages (2 questions each)")
+    ap.add_argument("--arithmetic", type=int, default=140)
+    ap.add_argument("--dates", type=int, default=50)
+    ap.add_argument("--note-texts", type=int, default=4)
+    ap.add_argument("--arithmetic-texts", type=int, default=3)
+    ap.add_argument("--dated-texts", type=int, default=3)
     ap.add_argument("--qa-tau-f", type=float, default=0.25)
-    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--top-k", type=int, default=2, help="positions per text (paper: 5)")
+    ap.add_argument("--samples", type=int, default=3, help="calls per position (paper: 5)")
+    ap.add_argument("--calc-top-k", type=int, default=3, help="calculator positions per text (paper: 20)")
+    ap.add_argument("--calc-samples", type=int, default=3, help="calculator calls per position (paper: 10)")
+    ap.add_argument("--steps", type=int, default=120)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
@@ -78,8 +82,11 @@ def main() -> int:
     print(f"indexed {stats.added} fictional pages", file=sys.stderr)
 
     lm = LocalModel.load(args.model, models_dir)
-    sampling = T.with_sampling(T.PAPER_SAMPLING, top_k=3, samples=3, calc_top_k=5, calc_samples=4)
-    gen = T.DataGenerator(lm, searcher=kb, sampling=sampling, seed=args.seed, qa_tau_f=args.qa_tau_f)
+    # τs and τf stay the paper's; k and m are smaller, because sampling is the slow part on a CPU
+    sampling = T.with_sampling(T.PAPER_SAMPLING, top_k=args.top_k, samples=args.samples,
+                               calc_top_k=args.calc_top_k, calc_samples=args.calc_samples)
+    gen = T.DataGenerator(lm, searcher=kb, sampling=sampling, seed=args.seed, qa_tau_f=args.qa_tau_f,
+                          max_call_tokens=16)
 
     if args.reuse_data and data_file.exists():
         examples = T.read_jsonl(data_file)

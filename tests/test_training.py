@@ -242,11 +242,10 @@ def test_kb_train_makes_data_from_notes_trains_and_kb_ask_uses_the_adapter(tmp_p
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "Project Atlas.md").write_text(
-        "# Project Atlas\nDeadline: 2025-04-30\nOwner: Sato\nFiles: 12,400 in total, 3,400 copied, 9,000 left.\n",
+        "# Project Atlas\nDeadline: end of April\nOwner: Sato\n",
         encoding="utf-8")
     (notes / "Banana bread.md").write_text("# Banana bread\nOven: 175 °C for 55 minutes.\n", encoding="utf-8")
-    (notes / "2025-03-15.md").write_text("Ran 10 km this morning. Atlas hash check in the afternoon.\n",
-                                         encoding="utf-8")
+    (notes / "Running.md").write_text("# Running\nRan ten km this morning, a new best.\n", encoding="utf-8")
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(f'[models]\ndir = "{models_dir}"\n', encoding="utf-8")
@@ -294,7 +293,7 @@ def test_kb_train_makes_data_from_notes_trains_and_kb_ask_uses_the_adapter(tmp_p
     assert resolve_adapter("smollm2-135m", config) == adapter
     lm = load_language_model("smollm2-135m", config)
     assert lm.name == "smollm2-135m+smollm2-135m" and lm.prompt_style == "bare"
-    agent = build_agent(kb, config=config, model=lm, max_tokens=24)
+    agent = build_agent(kb, config=config, model=lm, max_tokens=16)
     assert agent.prompt("When is the Atlas deadline?").text == "Question: When is the Atlas deadline?\nAnswer:"
     answer = agent.ask("When is the Atlas deadline?")
     assert answer.tokens > 0
