@@ -5,7 +5,8 @@ makes a whole unspaced sentence one token, and ``trigram`` silently finds nothin
 1–2 character words that are everyday Japanese (猫, 東京, 会議). After NFKC and lowercasing,
 a text becomes a stream of terms:
 
-- a run of Latin/other letters and digits is one word (``Kintone`` → ``kintone``);
+- a run of Latin/other letters and digits is one word (``Kintone`` → ``kintone``); English
+  plurals lose their ``s`` (Harman's S-stemmer), so ``properties`` finds ``property``;
 - a run of CJK characters (kanji/hanzi, hiragana, katakana, hangul) becomes its overlapping
   character bigrams (``東京タワー`` → ``東京 京タ タワ ワー``); a one-character run stays a
   unigram;
@@ -14,7 +15,8 @@ a text becomes a stream of terms:
 
 FTS5's ``ascii`` tokenizer then only splits the stored terms at spaces. A query is tokenised the
 same way and sent as an OR of quoted terms (user text never reaches the FTS5 query parser, so
-``"``, ``*``, ``AND`` or ``(`` cannot raise), ranked by BM25. Chunks that contain the query's
+``"``, ``*``, ``AND`` or ``(`` cannot raise; a pasted page keeps its first 128 distinct
+terms), ranked by BM25. Chunks that contain the query's
 whole term stream consecutively (what Ctrl+F would find, ignoring case and punctuation) get the
 best BM25 of the result added to their score, so they come first. Each hit also carries its
 ``coverage``: the fraction of the query's distinct terms it contains, each term weighted by its
