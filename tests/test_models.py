@@ -134,7 +134,7 @@ def test_adapter_hook_merges_a_peft_lora_adapter(tmp_path: Path, models_dir: Pat
 def test_gemma_starts_with_bos_and_its_sliding_window_cache_matches_a_full_reread(models_dir: Path) -> None:
     gemma = LocalModel.load("gemma3-270m", models_dir)
     # longer than Gemma's 512-token sliding window, so the cache has to drop old positions
-    prompt = "The cat sleeps on the windowsill. " * 70 + "The capital of France is"
+    prompt = "The cat sleeps on the windowsill. " * 80 + "The capital of France is"
     gen = gemma.start(prompt)
     assert gen.pending[0] == gemma.tokenizer.bos_token_id
     first = "".join(gen.stream(3))
@@ -161,3 +161,13 @@ def test_the_few_shot_prefix_is_read_once_and_answers_stay_the_same(smol: LocalM
     "".join(other.stream(12))
     assert "".join(smol.start(prompt).stream(12)) == expected  # the kept cache was copied, not changed
     assert len(smol.prefixes) == 1
+
+
+@pytest.mark.slow
+def test_the_quickly_built_tokenizer_matches_autotokenizer(models_dir: Path, smol: LocalModel) -> None:
+    from transformers import AutoTokenizer
+
+    auto = AutoTokenizer.from_pretrained(prepare_language_model(SMOL, models_dir))
+    text = 'Question: 去年の読書メモ?\nAnswer: [Search("x") → 12] ok'
+    assert smol.tokenizer(text).input_ids == auto(text).input_ids
+    assert (smol.tokenizer.bos_token_id, smol.tokenizer.eos_token_id) == (auto.bos_token_id, auto.eos_token_id)
