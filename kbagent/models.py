@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from kbagent.config import install_folder
+
 if TYPE_CHECKING:
     import requests
     import torch
@@ -260,15 +262,7 @@ def prepare_language_model(name: str, models_dir: Path) -> Path:
             fresh.to(torch.float16).save_pretrained(out)
         tokenizer.save_pretrained(out)
         (out / MARKER_FILE).write_text(json.dumps(_marker(spec), indent=2), encoding="utf-8")
-        if folder.exists():
-            stale = Path(tempfile.mkdtemp(prefix=f".lm-{name}-old-", dir=models_dir))
-            folder.rename(stale / "old")
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            out.rename(folder)
-        except OSError:
-            if converted_language_model(name, models_dir) is None:
-                raise
+        install_folder(out, folder, lambda: converted_language_model(name, models_dir) is not None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
