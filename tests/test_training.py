@@ -298,3 +298,31 @@ def test_kb_train_makes_data_from_notes_trains_and_kb_ask_uses_the_adapter(tmp_p
     answer = agent.ask("When is the Atlas deadline?")
     assert answer.tokens > 0
     kb.close()
+
+
+def _fake_adapter(folder: Path, base_model: str) -> Path:
+    from kbagent.adapters import AdapterInfo, write_info
+
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}", encoding="utf-8")
+    write_info(folder, AdapterInfo(base_model=base_model))
+    return folder
+
+
+def test_kb_ask_prefers_configured_then_trained_then_shipped_adapter(tmp_path: Path, monkeypatch) -> None:
+    from kbagent import adapters
+    from kbagent.config import load_config
+
+    shipped = _fake_adapter(tmp_path / "shipped", "gemma3-270m")
+    monkeypatch.setattr(adapters, "SHIPPED", shipped)
+    config = load_config(tmp_path / "home")
+    assert adapters.resolve_adapter("gemma3-270m", config) == shipped
+    assert adapters.resolve_adapter("smollm2-135m", config) is None  # made for another base model
+    trained = _fake_adapter(tmp_path / "home" / "adapters" / "gemma3-270m", "gemma3-270m")
+    assert adapters.resolve_adapter("gemma3-270m", config) == trained
+    assert adapters.resolve_adapter("gemma3-270m", config.with_value("model.adapter", "none")) is None
+    mine = tmp_path / "mine"
+    assert adapters.resolve_adapter("gemma3-270m", config.with_value("model.adapter", str(mine))) == mine
+    assert adapters.prompt_style(trained) == "bare" and adapters.prompt_style(None) == "few-shot"
+    (trained / "adapter_config.json").unlink()  # half an adapter is never used
+    assert adapters.resolve_adapter("gemma3-270m", config) == shipped
