@@ -183,6 +183,23 @@ def ask(
 
 
 @app.command()
+def chat(
+    resume: Annotated[bool, typer.Option("--continue", "-c", help="Reopen the last conversation.")] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="gemma3-270m (default), smollm2-135m or openai:MODEL.")
+    ] = None,
+) -> None:
+    """Talk to your notes in a full-screen terminal chat (F1 lists the keys)."""
+    from kbagent.conversations import ConversationError
+    from kbagent.tui import run_chat
+
+    try:
+        run_chat(_config(), model=model, resume=resume)
+    except ConversationError as exc:
+        raise _fail(f"{exc}\nstart a new conversation with `kb chat`", 2) from None
+
+
+@app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Sources, page and chunk counts, last runs and store sizes."""
     with _kb() as kb:
