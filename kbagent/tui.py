@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+from rich.table import Table
 from rich.text import Text
 from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
@@ -65,6 +67,19 @@ def format_seconds(seconds: float) -> str:
     if ms < 1000:
         return f"{ms:.0f} ms"
     return f"{seconds:.1f} s"
+
+
+def display_url(url: str) -> str:
+    """A link as people read it: percent-escapes decoded (``file=home/Plant care 植物の世話``)."""
+    try:
+        return unquote(url, errors="strict")
+    except UnicodeDecodeError:
+        return url
+
+
+def _clip(text: str, chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
 
 
 def ago(then: datetime, now: datetime) -> str:
@@ -244,25 +259,26 @@ class ToolCallBlock(Vertical):
         else:
             yield Static(Text.assemble("  ", summary), classes="summary", markup=False)
 
-    def _hits_text(self) -> Text:
+    def _hits_text(self) -> Text | Table:
         if self.call is None:
             return Text("searching…", "italic")
         if not self.call.hits:
             return Text(self.call.result)
-        out = Text()
+        # a grid, so that wrapped lines stay indented under their hit
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(ratio=1)
         for i, h in enumerate(self.call.hits, 1):
-            if i > 1:
-                out.append("\n")
-            out.append(f"{i}. ")
-            out.append(h.title or h.doc_id, "bold")
+            text = Text.assemble((h.title or h.doc_id, "bold"))
             if h.source:
-                out.append(f"  ({h.source})", "dim")
+                text.append(f"  ({h.source})", "dim")
             if h.url:
-                out.append("\n   ")
-                out.append(h.url, f"underline link {h.url}")
+                text.append("\n")
+                text.append(display_url(h.url), f"underline link {h.url}")
             if h.snippet:
-                out.append(f"\n   {h.snippet}", "dim")
-        return out
+                text.append("\n" + _clip(h.snippet, 200), "dim")
+            grid.add_row(f"{i}.", text)
+        return grid
 
     def finish(self, call: ToolCall) -> None:
         """The call is done: show its result."""
@@ -288,12 +304,16 @@ class SourceList(OptionList):
         self.sources = tuple(sources)
         options = []
         for i, s in enumerate(self.sources, 1):
-            line = Text.assemble(f"{i}. ", (s.title or s.doc_id, "bold"))
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True)
+            grid.add_column(ratio=1)
+            text = Text.assemble((s.title or s.doc_id, "bold"))
             if s.source:
-                line.append(f"  ({s.source})", "dim")
+                text.append(f"  ({s.source})", "dim")
             if s.url:
-                line.append(f"\n   {s.url}", "dim")
-            options.append(Option(line))
+                text.append("\n" + display_url(s.url), "dim")
+            grid.add_row(f"{i}.", text)
+            options.append(Option(grid))
         super().__init__(*options, compact=True, classes="sources")
 
     def action_copy_link(self) -> None:
@@ -328,7 +348,7 @@ def _error_text(message: str, hint: str) -> Text:
 class TurnView(Vertical, can_focus=True):
     """A question and its answer: streamed prose, tool-call blocks, sources, and a line of facts."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "copy_answer", "Copy answer")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "copy_answer", "Copy")]
 
     class Streamed(Message):
         """An agent event for this turn, from the answer's worker thread."""
@@ -487,8 +507,9 @@ class TurnView(Vertical, can_focus=True):
             yield Prose(tail)
         for call in records[used:]:
             yield ToolCallBlock(call.tool, call.input, call)
-        if not turn.answer.strip() and turn.error is None:
-            yield Note("(no answer: the model stopped without writing anything; try rephrasing the question)")
+        if not turn.plain and turn.error is None and turn.stop_reason != "cancelled":
+            looked = " after its tool calls (open a Search block to see what it found)" if turn.calls else ""
+            yield Note(f"The model wrote no answer{looked}. Try asking in other words, or another model: ctrl+p.")
         if turn.error is not None:
             yield Note(_error_text(turn.error, turn.hint or ""), error=True)
         if turn.sources:
@@ -593,7 +614,7 @@ HELP = [
     ("Ctrl+J, Shift+Enter", "new line (or end the line with \\ and press Enter)"),
     ("↑ / ↓", "earlier / later questions (on the first / last line)"),
     ("Esc", "cancel the answer being written"),
-    ("Tab / Shift+Tab", "move to answers and their links"),
+    ("Shift+Tab", "go to the last answer's links (Tab: forwards)"),
     ("c", "copy the focused answer or link"),
     ("Enter on a link", "open it; on a Search block: show the hits"),
     ("Ctrl+O", "copy the last answer"),
@@ -617,22 +638,18 @@ class HelpScreen(ModalScreen[None]):
         self.saved_in = saved_in
 
     def compose(self) -> ComposeResult:
-        """A table of keys."""
-        text = Text()
-        text.append("kb chat — keys\n\n", "bold")
-        width = max(len(k) for k, _ in HELP)
+        """A table of keys, and where conversations are kept."""
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True, style="bold")
+        grid.add_column()
         for key, what in HELP:
-            text.append(key.ljust(width + 2), "bold")
-            text.append(what + "\n")
-        text.append("\nAnswers come from your notes through tool calls: ")
-        text.append("Search", "bold")
-        text.append(" looks them up,\nits block lists the pages found. Conversations are saved")
-        if self.saved_in:
-            text.append(f" in\n{self.saved_in}")
-        text.append("; `kb chat --continue` reopens the last one.\n\n")
-        text.append("Esc closes this help.", "dim")
+            grid.add_row(key, what)
+        saved = f"Conversations are saved in {self.saved_in}" if self.saved_in else "Conversations are saved"
+        foot = Text(f"{saved}; `kb chat --continue` reopens the last one. Esc closes this help.", "dim")
         with Vertical(id="help"):
-            yield Static(text, markup=False)
+            yield Static(Text("kb chat — keys", "bold"), markup=False)
+            yield Static(grid, classes="keys")
+            yield Static(foot, classes="foot", markup=False)
 
 
 class StatusLine(Static):
@@ -675,7 +692,7 @@ class ChatApp(App[None]):
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = App.COMMANDS | {ChatCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+o", "copy_last", "Copy answer"),
+        Binding("ctrl+o", "copy_last", "Copy last"),
         Binding("ctrl+n", "new_conversation", "New"),
         Binding("ctrl+r", "reindex", "Re-index"),
         Binding("f1", "help", "Help"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import socket
 import time
@@ -11,8 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Collapsible
+from textual.widgets import Collapsible, Static
 
 from kbagent.agent import EXAMPLES, Agent, build_agent
 from kbagent.conversations import ConversationStore, Link, ToolCall, Turn
@@ -152,12 +154,16 @@ async def ask(pilot: Pilot[None], question: str, timeout: float = 60.0) -> None:
     await settle(pilot, timeout)
 
 
+def shown(widget: Static) -> str:
+    """What a widget shows, as plain text."""
+    console = Console(width=100, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
 def screen_text(app: ChatApp) -> str:
     """Everything the conversation shows, as plain text."""
-    parts = []
-    for widget in app.query("#conversation Static"):
-        parts.append(str(widget.render()))
-    return "\n".join(parts)
+    return "\n".join(shown(w) for w in app.query("#conversation Static").results(Static))
 
 
 # --- asking ------------------------------------------------------------------------------------
@@ -182,7 +188,7 @@ def test_answer_streams_with_a_search_block_and_sources(kb: KnowledgeBase, store
         block.query_one("CollapsibleTitle").focus()
         await pilot.press("enter")
         assert not block.query_one(Collapsible).collapsed
-        assert "Dr. Sato" in str(block.query_one(".hits").render())
+        assert "Dr. Sato" in shown(block.query_one(".hits", Static))
 
     drive(app, scenario)
     saved = store.latest()
@@ -213,7 +219,7 @@ def test_real_small_model_searches_the_notes(kb: KnowledgeBase, store: Conversat
         block = turn.query_one(ToolCallBlock)
         assert block.tool == "Search" and block.call is not None and block.call.ok
         assert "Kyoto trip" in [s.title for s in turn.query_one(SourceList).sources]
-        assert "smollm2-135m" in str(app.query_one(StatusLine).render())
+        assert "smollm2-135m" in shown(app.query_one(StatusLine))
 
     drive(app, scenario)
 
@@ -258,10 +264,10 @@ def test_server_down_is_shown_with_what_to_do(kb: KnowledgeBase, store: Conversa
     async def scenario(pilot: Pilot[None]) -> None:
         await ask(pilot, "When is my dentist appointment?")
         (error,) = app.query(".note.-error").results(Note)
-        text = str(error.render())
+        text = shown(error)
         assert "cannot reach the server" in text
         assert "What to do: Start the model server" in text and "KBAGENT_OPENAI_BASE_URL" in text
-        assert "openai:llama" in str(app.query_one(StatusLine).render())
+        assert "openai:llama" in shown(app.query_one(StatusLine))
 
     drive(app, scenario)
     saved = store.latest()
@@ -275,9 +281,9 @@ def test_missing_model_is_explained_at_start(kb: KnowledgeBase, store: Conversat
 
     async def scenario(pilot: Pilot[None]) -> None:
         (error,) = app.query(".note.-error").results(Note)
-        assert "unknown language model 'no-such-model'" in str(error.render())
-        assert "ctrl+p → Model" in str(error.render())
-        assert "no-such-model (not loaded)" in str(app.query_one(StatusLine).render())
+        assert "unknown language model 'no-such-model'" in shown(error)
+        assert "ctrl+p → Model" in shown(error)
+        assert "no-such-model (not loaded)" in shown(app.query_one(StatusLine))
 
     drive(app, scenario)
 
@@ -289,7 +295,7 @@ def test_empty_index_says_how_to_fill_it(tmp_path: Path, embedder) -> None:
         async def scenario(pilot: Pilot[None]) -> None:
             text = screen_text(app)
             assert "Your index is empty" in text and "kb index" in text
-            assert "index empty" in str(app.query_one(StatusLine).render())
+            assert "index empty" in shown(app.query_one(StatusLine))
 
         drive(app, scenario)
 
@@ -343,7 +349,7 @@ def test_help_screen_lists_the_keys(kb: KnowledgeBase, store: ConversationStore)
     async def scenario(pilot: Pilot[None]) -> None:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
-        assert "Esc" in str(app.screen.query_one("#help Static").render())
+        assert "kb chat --continue" in shown(app.screen.query_one("#help .foot", Static))
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -367,7 +373,7 @@ def test_palette_switches_the_model(kb: KnowledgeBase, store: ConversationStore)
         await pilot.press("enter")
         await settle(pilot)
         assert asked == ["big", "tiny"]
-        assert "model tiny" in str(app.query_one(StatusLine).render())
+        assert "model tiny" in shown(app.query_one(StatusLine))
         await ask(pilot, "Who answers?")
         assert app.conversation.turns[-1].model == "tiny"
 
@@ -389,9 +395,9 @@ def test_palette_reindexes_a_source(tmp_path: Path, embedder, store: Conversatio
             await pilot.press("enter")
             await settle(pilot)
             assert "Re-indexed vault: 0 added, 1 changed" in screen_text(app)
-            assert "1 source · 1 pages" in str(app.query_one(StatusLine).render())
+            assert "1 source · 1 pages" in shown(app.query_one(StatusLine))
             await ask(pilot, "When is my dentist appointment?")
-            assert "Friday, May 15" in str(app.query_one(".hits").render())
+            assert "Friday, May 15" in shown(app.query_one(".hits", Static))
 
         drive(app, scenario)
 
@@ -456,10 +462,21 @@ def test_continue_shows_the_saved_conversation(kb: KnowledgeBase, store: Convers
         assert app.query_one(SourceList).sources[0].title == "Dentist"
         await pilot.press("up")
         assert app.query_one(ChatInput).text == SAVED.question
-        assert "re-indexed 5 min ago" in str(app.query_one(StatusLine).render())
+        assert "re-indexed 5 min ago" in shown(app.query_one(StatusLine))
 
     drive(app, scenario)
 
 
 def test_snapshot_at_80x24(kb: KnowledgeBase, store: ConversationStore, snap_compare) -> None:
     assert snap_compare(reopened(kb, store), terminal_size=(80, 24), run_before=settle)
+
+
+def test_help_snapshot_at_80x24(kb: KnowledgeBase, store: ConversationStore, snap_compare) -> None:
+    async def open_help(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    app = reopened(kb, store)
+    app.store = ConversationStore(Path("/home/me/.local/share/kbagent/conversations"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
