@@ -627,6 +627,7 @@ def eval_(
         Path | None, typer.Option(help="JSONL of note questions {question, page, answer?}.")
     ] = None,
     limit: Annotated[int, typer.Option(help="Questions per set.")] = 50,
+    sets: Annotated[str, typer.Option(help="Which sets: arithmetic,dates,tram,notes.")] = "arithmetic,dates,tram,notes",
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Only without tools.")] = False,
     tools_only: Annotated[bool, typer.Option("--tools-only", help="Only with tools.")] = False,
     model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
@@ -668,8 +669,11 @@ def eval_(
         except ValueError as exc:
             raise _fail(str(exc), 2) from None
         plan = E.default_plan(mawps=mawps, tram=tram, note_questions=note_items, limit=limit,
-                              with_tools=not no_tools, without_tools=not tools_only)
+                              with_tools=not no_tools, without_tools=not tools_only,
+                              kinds=[k.strip() for k in sets.split(",") if k.strip()])
         lm = LocalModel.load(model, config.models_dir, adapter_path=adapter_path)
+        target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
+        extra = {"adapter": str(adapter_path) if adapter_path else None}
         with Bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
                  transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task("evaluating")
@@ -678,7 +682,8 @@ def eval_(
                 mode = "tools" if with_tools else "no tools"
                 bar.update(task, description=f"{name} ({mode}): {done}/{total}")
 
-            results = E.evaluate(plan, lm, kb, config, progress=progress)
+            results = E.evaluate(plan, lm, kb, config, progress=progress,
+                                 on_result=lambda so_far: E.write_report(target, lm.name, so_far, extra))
         kb.close()
     table = Table("questions", "with tools", "without tools", "time")
     for row in E.table_rows(results):
@@ -689,8 +694,7 @@ def eval_(
     out.print("paper (zero-shot): " + "; ".join(
         f"{k}: " + ", ".join(f"{s} {v}%" for s, v in vals.items()) for k, vals in E.PAPER_RESULTS.items()),
         highlight=False)
-    target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
-    E.write_report(target, lm.name, results, {"adapter": str(adapter_path) if adapter_path else None})
+    E.write_report(target, lm.name, results, extra)
     out.print(f"report: {target}", highlight=False)
 
 

@@ -351,18 +351,20 @@ def default_plan(
     seed: int = 0,
     with_tools: bool = True,
     without_tools: bool = True,
+    kinds: Sequence[str] = ("arithmetic", "dates", "tram", "notes"),
 ) -> EvalPlan:
     """MAWPS (or generated problems when no file is given), date questions, TRAM if given, notes."""
     sets: dict[str, list[EvalItem]] = {}
-    if mawps is not None:
+    if "arithmetic" in kinds and mawps is not None:
         sets["MAWPS"] = load_mawps(mawps, limit, seed)
-    else:
+    elif "arithmetic" in kinds:
         sets["arithmetic (generated, held out)"] = generated_arithmetic(limit)
-    sets["dates (needs today)"] = generated_dates(limit)
-    if tram is not None:
+    if "dates" in kinds:
+        sets["dates (needs today)"] = generated_dates(limit)
+    if tram is not None and "tram" in kinds:
         sets["TRAM arithmetic"] = load_tram(tram, limit, seed,
                                             ("Year Shift", "Hour Adjustment (24h)", "Time Computation", "Application"))
-    if note_questions:
+    if note_questions and "notes" in kinds:
         sets["note look-up"] = list(note_questions)[:limit]
     return EvalPlan(sets, with_tools, without_tools)
 
@@ -374,8 +376,12 @@ def evaluate(
     config: Any,
     *,
     progress: Callable[[str, bool, int, int], None] | None = None,
+    on_result: Callable[[list[SetResult]], None] | None = None,
 ) -> list[SetResult]:
-    """Run every set of the plan with an already loaded model (with and/or without tools)."""
+    """Run every set of the plan with an already loaded model (with and/or without tools).
+
+    ``on_result`` gets the results so far after each set (to save them as the run goes on).
+    """
     from kbagent.agent import build_agent
 
     clock = FixedClock()
@@ -383,11 +389,13 @@ def evaluate(
     results = []
     for tools in modes:
         agent = build_agent(searcher, config=config, model=model, tools=tools, plugins=False, clock=clock,
-                            max_tokens=64)
+                            max_tokens=48)
         for name, items in plan.sets.items():
             def step(done: int, total: int, name: str = name, tools: bool = tools) -> None:
                 if progress:
                     progress(name, tools, done, total)
 
             results.append(run_set(name, items, agent, tools=tools, clock=clock, progress=step))
+            if on_result is not None:
+                on_result(list(results))
     return results

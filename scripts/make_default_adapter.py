@@ -43,10 +43,11 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=3, help="calls per position (paper: 5)")
     ap.add_argument("--calc-top-k", type=int, default=3, help="calculator positions per text (paper: 20)")
     ap.add_argument("--calc-samples", type=int, default=3, help="calculator calls per position (paper: 10)")
-    ap.add_argument("--steps", type=int, default=120)
+    ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--rank", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lr", type=float, default=8e-4)
+    ap.add_argument("--max-tokens", type=int, default=128, help="tokens per training sequence")
     ap.add_argument("--reuse-data", action="store_true", help="train on the work folder's data.jsonl")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
@@ -126,7 +127,7 @@ def main() -> int:
                 plain.append(text[:600])
     base, heldout = T.split_plain(plain, 12, random.Random(args.seed))
     ft = T.FinetuneSettings(steps=args.steps, batch_size=args.batch_size, rank=args.rank, alpha=2 * args.rank,
-                            learning_rate=args.lr, seed=args.seed, max_tokens=160)
+                            learning_rate=args.lr, seed=args.seed, max_tokens=args.max_tokens)
     t0 = time.perf_counter()
 
     def show(p: T.TrainProgress) -> None:
