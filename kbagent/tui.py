@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
 import numpy as np
 from rich.table import Table
