@@ -38,7 +38,7 @@ from textual.widgets.option_list import Option
 from kbagent.agent import Agent, Done, Event, TextDelta, ToolCallFinished, ToolCallStarted
 from kbagent.conversations import Conversation, ConversationStore, Link, ToolCall, Turn
 from kbagent.microformat import parse_calls, pending_call
-from kbagent.models import DEFAULT_MODEL, PACKAGED_MODELS, ModelError
+from kbagent.models import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, converted_language_model
 
 if TYPE_CHECKING:
     from kbagent.config import Config
@@ -799,6 +799,14 @@ class ChatApp(App[None]):
     # the model --------------------------------------------------------------------------------
     def _load_agent(self) -> None:
         self.model_label = f"loading {self.model_name}…"
+        packaged = self.kb is not None and self.model_name in PACKAGED_MODELS
+        if (
+            packaged
+            and self.kb is not None
+            and converted_language_model(self.model_name, self.kb.config.models_dir) is None
+        ):
+            # the first start converts the packaged weights: say why it takes a while
+            self.model_label = f"preparing {self.model_name} (first start only: 1–3 min)…"
         self._render_status()
         generation = self._agent_generation
         self.run_worker(lambda: self._preload(generation), thread=True, group="model", exit_on_error=False)
@@ -1111,6 +1119,16 @@ class ChatApp(App[None]):
         """Textual's own entries, plus the key help."""
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help: keys", "the key bindings of kb chat", self.action_help)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Save an SVG of the screen (palette → Screenshot) into the current folder.
+
+        Textual's default is ~/Downloads, which often does not exist in a terminal-only setup
+        and made the command fail.
+        """
+        return super().deliver_screenshot(filename, path or os.getcwd(), time_format)
 
     # leaving ----------------------------------------------------------------------------------
     async def action_quit(self) -> None:
