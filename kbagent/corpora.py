@@ -282,10 +282,97 @@ def _p_percent(rng: random.Random) -> Problem:
     ), "students"
 
 
+def _p_broken(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    _s, p = rng.choice(THINGS)
+    x = _num(rng, 5, 90)
+    y = _num(rng, 1, x - 1)
+    bad = rng.choice(("broken", "cracked", "rotten", "lost", "too small"))
+    return f"{a} found {x} {p}, but {y} were {bad}. How many good {p} did {a} find?", f"{x} - {y}", p
+
+
+def _p_fewer(rng: random.Random) -> Problem:
+    a, b = rng.sample(NAMES, 2)
+    _s, p = rng.choice(THINGS)
+    x = _num(rng, 20, 300)
+    y = _num(rng, 1, x - 1)
+    return f"{a} has {x} {p}. {b} has {y} fewer {p} than {a}. How many {p} does {b} have?", f"{x} - {y}", p
+
+
+def _p_more_than(rng: random.Random) -> Problem:
+    a, b = rng.sample(NAMES, 2)
+    _s, p = rng.choice(THINGS)
+    x, y = _num(rng, 5, 300), _num(rng, 2, 200)
+    return f"{a} has {x} {p}. {b} has {y} more {p} than {a}. How many {p} does {b} have?", f"{x} + {y}", p
+
+
+def _p_sold_twice(rng: random.Random) -> Problem:
+    _gs, gp = rng.choice(GOODS)
+    x, y = _num(rng, 2, 60), _num(rng, 2, 60)
+    first, second = rng.choice((("in the morning", "in the afternoon"), ("on Saturday", "on Sunday"),
+                                ("during lunch", "during dinner")))
+    question = f"A shop sold {x} {gp} {first} and {y} {gp} {second}. How many {gp} did it sell in all?"
+    return question, f"{x} + {y}", gp
+
+
+def _p_bills(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    bill, n = rng.choice((2, 5, 10, 20)), _num(rng, 2, 30)
+    question = f"{a} has {bill * n} dollars in {bill} dollar bills. How many bills does {a} have?"
+    return question, f"{bill * n} / {bill}", "bills"
+
+
+def _p_rate_distance(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    per, n = _num(rng, 2, 60), _num(rng, 2, 12)
+    unit, span, per_word = rng.choice((("miles", "gallons of gas", "gallon"), ("km", "hours", "hour"),
+                                       ("pages", "days", "day")))
+    question = f"{a} goes {per} {unit} per {per_word}. How many {unit} does {a} go in {n} {span}?"
+    return question, f"{per} * {n}", unit
+
+
+def _p_groups_of(rng: random.Random) -> Problem:
+    k, q = _num(rng, 2, 12), _num(rng, 2, 20)
+    who = rng.choice(("students", "players", "children", "campers"))
+    question = f"There are {k * q} {who}. The coach puts them into groups of {k}. How many groups are there?"
+    return question, f"{k * q} / {k}", "groups"
+
+
+def _p_at_first(rng: random.Random) -> Problem:
+    a, b = rng.sample(NAMES, 2)
+    _s, p = rng.choice(THINGS)
+    x, y = _num(rng, 2, 80), _num(rng, 2, 80)
+    question = f"{a} gave {x} {p} to {b} and now has {y} {p} left. How many {p} did {a} have at first?"
+    return question, f"{x} + {y}", p
+
+
+def _p_change(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    paid = rng.choice((5, 10, 20, 50))
+    cost_s = format_number(Fraction(str(round(rng.uniform(0.25, paid - 0.25), 2))))
+    question = f"{a} buys a book for {cost_s} dollars and pays with a {paid} dollar bill. How much change does {a} get?"
+    return question, f"{paid} - {cost_s}", "dollars"
+
+
+def _p_price_two_kinds(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    price, x, y = _num(rng, 2, 12), _num(rng, 1, 9), _num(rng, 1, 9)
+    question = f"Every flower costs {price} dollars. {a} bought {x} roses and {y} tulips. How much did {a} spend?"
+    return question, f"({x} + {y}) * {price}", "dollars"
+
+
+def _p_each_person(rng: random.Random) -> Problem:
+    n, q = _num(rng, 2, 12), _num(rng, 2, 30)
+    _s, p = rng.choice(THINGS)
+    return f"{n} friends each have {q} {p}. How many {p} do they have in all?", f"{n} * {q}", p
+
+
 ARITHMETIC_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
     _p_add_gift, _p_add_total, _p_add_three, _p_sub_left, _p_sub_compare, _p_sub_missing, _p_sub_spent,
     _p_mul_groups, _p_mul_price, _p_mul_rate, _p_div_share, _p_div_pack, _p_div_unit_price, _p_two_step,
     _p_mul_add, _p_remaining_after_use, _p_distractor, _p_question_first, _p_percent,
+    _p_broken, _p_fewer, _p_more_than, _p_sold_twice, _p_bills, _p_rate_distance, _p_groups_of, _p_at_first,
+    _p_change, _p_price_two_kinds, _p_each_person,
 )
 
 

@@ -369,6 +369,27 @@ def default_plan(
     return EvalPlan(sets, with_tools, without_tools)
 
 
+class CallsDisabled:
+    """A local model that can never open a call: every token containing ``[`` is banned.
+
+    This is the paper's "Toolformer (disabled)": without tools a tuned model would still write
+    calls and then invent their results.
+    """
+
+    def __init__(self, lm: Any) -> None:
+        self.lm = lm
+        self.name = lm.name
+        self.prompt_style = getattr(lm, "prompt_style", "few-shot")
+        vocab = lm.tokenizer.get_vocab()
+        self.banned = sorted(i for tok, i in vocab.items() if "[" in lm.tokenizer.convert_tokens_to_string([tok]))
+
+    def start(self, prompt: Any) -> Any:
+        """A generation of the wrapped model with the bracket tokens banned."""
+        gen = self.lm.start(prompt)
+        gen.banned = self.banned
+        return gen
+
+
 def evaluate(
     plan: EvalPlan,
     model: Any,
@@ -380,6 +401,7 @@ def evaluate(
 ) -> list[SetResult]:
     """Run every set of the plan with an already loaded model (with and/or without tools).
 
+    Without tools, a local model cannot open calls at all (see :class:`CallsDisabled`).
     ``on_result`` gets the results so far after each set (to save them as the run goes on).
     """
     from kbagent.agent import build_agent
@@ -388,7 +410,8 @@ def evaluate(
     modes = [m for m, on in ((True, plan.with_tools), (False, plan.without_tools)) if on]
     results = []
     for tools in modes:
-        agent = build_agent(searcher, config=config, model=model, tools=tools, plugins=False, clock=clock,
+        lm = model if tools or not hasattr(model, "tokenizer") else CallsDisabled(model)
+        agent = build_agent(searcher, config=config, model=lm, tools=tools, plugins=False, clock=clock,
                             max_tokens=48)
         for name, items in plan.sets.items():
             def step(done: int, total: int, name: str = name, tools: bool = tools) -> None:

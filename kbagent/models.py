@@ -466,6 +466,8 @@ class LocalGeneration:
         self.tokens = 0
         self.prompt_tokens = len(prompt_ids)
         self.forward_seconds = 0.0
+        # token ids never to write (evaluation disables calls this way, as the paper does)
+        self.banned: list[int] = []
 
     def feed(self, text: str) -> None:
         """Queue text for the model to read before it writes on."""
@@ -500,6 +502,9 @@ class LocalGeneration:
     def _choose(self, logits: torch.Tensor, call_top_k: int) -> int:
         import torch
 
+        if self.banned:
+            logits = logits.clone()
+            logits[self.banned] = float("-inf")
         if call_top_k > 1 and self.lm.bracket_ids:
             top = torch.topk(logits, call_top_k).indices.tolist()
             brackets = set(self.lm.bracket_ids)

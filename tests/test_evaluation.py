@@ -140,3 +140,13 @@ def test_questions_can_be_made_from_the_index() -> None:
 
     items = E.questions_from_index([Chunk("Project Atlas", "Deadline: 2025-04-30"), Chunk("Plants", "Water daily")], 2)
     assert len(items) == 2 and all(i.kind == "notes" and i.page.endswith(".md") for i in items)
+
+
+@pytest.mark.slow
+def test_without_tools_a_local_model_cannot_open_a_call(models_dir: Path) -> None:
+    from kbagent.models import LocalModel
+
+    lm = LocalModel.load("smollm2-135m", models_dir)
+    prompt = "List: [a] [b] [c] [d] [e] ["
+    assert "[" in "".join(lm.start(prompt).stream(8))
+    assert "[" not in "".join(E.CallsDisabled(lm).start(prompt).stream(8))
