@@ -626,8 +626,13 @@ def eval_(
     questions: Annotated[
         Path | None, typer.Option(help="JSONL of note questions {question, page, answer?}.")
     ] = None,
+    problems: Annotated[
+        Path | None, typer.Option(help="JSONL word problems {question, answer} (default: the bundled SVAMP-style set).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Questions per set.")] = 50,
-    sets: Annotated[str, typer.Option(help="Which sets: arithmetic,dates,tram,notes.")] = "arithmetic,dates,tram,notes",
+    sets: Annotated[
+        str, typer.Option(help="Which sets: arithmetic,svamp,dates,tram,notes.")
+    ] = "arithmetic,svamp,dates,tram,notes",
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Only without tools.")] = False,
     tools_only: Annotated[bool, typer.Option("--tools-only", help="Only with tools.")] = False,
     model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
@@ -666,11 +671,12 @@ def eval_(
                 note_items = E.load_note_questions(questions)
             else:
                 note_items = E.questions_from_index(kb.chunks(), limit)
-        except ValueError as exc:
+            plan = E.default_plan(mawps=mawps, tram=tram, note_questions=note_items, limit=limit,
+                                  problems=problems or E.SVAMP_STYLE,
+                                  with_tools=not no_tools, without_tools=not tools_only,
+                                  kinds=[k.strip() for k in sets.split(",") if k.strip()])
+        except (ValueError, OSError) as exc:
             raise _fail(str(exc), 2) from None
-        plan = E.default_plan(mawps=mawps, tram=tram, note_questions=note_items, limit=limit,
-                              with_tools=not no_tools, without_tools=not tools_only,
-                              kinds=[k.strip() for k in sets.split(",") if k.strip()])
         lm = LocalModel.load(model, config.models_dir, adapter_path=adapter_path)
         target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
         extra = {"adapter": str(adapter_path) if adapter_path else None}

@@ -154,6 +154,34 @@ def load_mawps(path: Path, n: int | None = None, seed: int = 0) -> list[EvalItem
     return _sample(items, n, seed)
 
 
+# Hand-written problems in SVAMP's manner (question sensitivity, irrelevant numbers, reversed operations,
+# changed structure, two steps, comparisons, division); none is copied from SVAMP, ASDiv or MAWPS.
+SVAMP_STYLE = Path(__file__).parent / "data" / "eval" / "svamp-style.jsonl"
+
+
+def load_word_problems(path: Path, n: int | None = None, seed: int = 0, category: str = "") -> list[EvalItem]:
+    """Word problems from JSONL, ``{"question", "answer", "variation"?}`` per line, a seeded sample."""
+    def item(r: dict[str, Any]) -> EvalItem:
+        gold = float(str(r["answer"]).replace(",", ""))
+        return EvalItem(str(r["question"]), _fmt(gold), "arithmetic", category=str(r.get("variation", category)))
+
+    return _sample(_read_records(path, item, "word-problem"), n, seed)
+
+
+def _read_records(path: Path, make: Callable[[dict[str, Any]], EvalItem], what: str) -> list[EvalItem]:
+    """One item per JSONL line; a bad line is an error naming the file and line."""
+    items = []
+    with Path(path).open(encoding="utf-8") as f:
+        for k, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(make(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{k}: not a {what} record ({exc})") from None
+    return items
+
+
 def load_tram(path: Path, n: int | None = None, seed: int = 0, categories: Sequence[str] = ()) -> list[EvalItem]:
     """TRAM arithmetic short-answer questions (``arithmetic_saq.csv``), an equal share per category."""
     with Path(path).open(encoding="utf-8", newline="") as f:
@@ -210,17 +238,8 @@ def generated_dates(n: int, seed: int = 1000) -> list[EvalItem]:
 
 def load_note_questions(path: Path) -> list[EvalItem]:
     """Note look-up questions from JSONL: ``{"question", "page", "answer"?}`` per line."""
-    items = []
-    with Path(path).open(encoding="utf-8") as f:
-        for k, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-                items.append(EvalItem(r["question"], str(r.get("answer", "")), "notes", page=r["page"]))
-            except (ValueError, KeyError) as exc:
-                raise ValueError(f"{path}:{k}: not a question record ({exc})") from None
-    return items
+    return _read_records(
+        path, lambda r: EvalItem(r["question"], str(r.get("answer", "")), "notes", page=r["page"]), "question")
 
 
 def questions_from_index(chunks: Iterable[Any], n: int, seed: int = 1000) -> list[EvalItem]:
@@ -351,14 +370,18 @@ def default_plan(
     seed: int = 0,
     with_tools: bool = True,
     without_tools: bool = True,
-    kinds: Sequence[str] = ("arithmetic", "dates", "tram", "notes"),
+    kinds: Sequence[str] = ("arithmetic", "svamp", "dates", "tram", "notes"),
+    problems: Path | None = SVAMP_STYLE,
 ) -> EvalPlan:
-    """MAWPS (or generated problems when no file is given), date questions, TRAM if given, notes."""
+    """MAWPS (or generated problems when no file is given), the SVAMP-style problems, date questions,
+    TRAM if given, notes."""
     sets: dict[str, list[EvalItem]] = {}
     if "arithmetic" in kinds and mawps is not None:
         sets["MAWPS"] = load_mawps(mawps, limit, seed)
     elif "arithmetic" in kinds:
         sets["arithmetic (generated, held out)"] = generated_arithmetic(limit)
+    if "svamp" in kinds and problems is not None:
+        sets["SVAMP-style (hand-written)"] = load_word_problems(problems, limit, seed)
     if "dates" in kinds:
         sets["dates (needs today)"] = generated_dates(limit)
     if tram is not None and "tram" in kinds:

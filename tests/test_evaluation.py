@@ -48,6 +48,22 @@ def test_mawps_is_read_and_detokenized(shared_data: Path) -> None:
     assert not any(re.search(r"\s[.,?]", i.question) for i in items)
 
 
+def test_bundled_svamp_style_problems_are_read_with_their_variation() -> None:
+    items = E.load_word_problems(E.SVAMP_STYLE)
+    assert len(items) == 100 and {i.kind for i in items} == {"arithmetic"}
+    assert "irrelevant_info" in {i.category for i in items}
+    assert E.load_word_problems(E.SVAMP_STYLE, n=10, seed=3) == E.load_word_problems(E.SVAMP_STYLE, n=10, seed=3)
+    plan = E.default_plan(kinds=("svamp",), limit=20)
+    assert list(plan.sets) == ["SVAMP-style (hand-written)"] and len(plan.sets["SVAMP-style (hand-written)"]) == 20
+
+
+def test_word_problem_file_is_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"question": "How many?", "answer": "many"}\n')
+    with pytest.raises(ValueError, match=r"p\.jsonl:1"):
+        E.load_word_problems(bad)
+
+
 def test_tram_takes_an_equal_share_of_each_category(shared_data: Path) -> None:
     cats = ("Year Shift", "Hour Adjustment (24h)")
     items = E.load_tram(shared_data / "tram_arithmetic" / "arithmetic_saq.csv", n=10, categories=cats)
