@@ -367,12 +367,176 @@ def _p_each_person(rng: random.Random) -> Problem:
     return f"{n} friends each have {q} {p}. How many {p} do they have in all?", f"{n} * {q}", p
 
 
+EVENTS = ("a party", "the school fair", "a picnic", "the science project", "a wedding", "the bake sale")
+GAINS = ("found", "bought", "received", "picked", "collected", "baked", "won", "caught")
+LOSSES = ("ate", "sold", "lost", "gave away", "used", "broke")
+
+
+def _big(rng: random.Random, lo: int, hi: int) -> int:
+    # now and then a number in the thousands: real problems are not all two-digit
+    return _num(rng, lo * 10, hi * 100) if rng.random() < 0.15 else _num(rng, lo, hi)
+
+
+def _p_need_more(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    _s, p = rng.choice(THINGS)
+    have = _num(rng, 2, 60)
+    if rng.random() < 0.5:
+        need = have + _num(rng, 2, 80)
+        return (f"{a} needs {need} {p} for {rng.choice(EVENTS)}. {a} already has {have} {p}. "
+                f"How many more {p} does {a} need?", f"{need} - {have}", p)
+    other = _num(rng, 2, 40)
+    need = have + other + _num(rng, 2, 60)
+    return (f"{a} needs {need} {p} for {rng.choice(EVENTS)}. {a} already has {have} red {p} and {other} blue {p}. "
+            f"How many more {p} should {a} get?", f"{need} - {have} - {other}", p)
+
+
+def _p_give_each(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    _s, p = rng.choice(THINGS)
+    k, q = _num(rng, 2, 12), _num(rng, 2, 25)
+    who = rng.choice(("cousins", "classmates", "neighbours", "teammates", "friends"))
+    return (f"If {a} has {k * q} {p} to give away to {k} {who}, how many {p} will each of them get?",
+            f"{k * q} / {k}", p)
+
+
+def _p_lose_then_gain(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    _s, p = rng.choice(THINGS)
+    x = _big(rng, 5, 90)
+    y, z = _num(rng, 1, x - 1), _num(rng, 2, 60)
+    loss, gain = rng.choice(LOSSES), rng.choice(GAINS)
+    return (f"{a} had {x} {p}. If {a} {loss} {y} of them and then {gain} {z} more, how many {p} would {a} have?",
+            f"{x} - {y} + {z}", p)
+
+
+def _p_mixed_groups(rng: random.Random) -> Problem:
+    cs, cp = rng.choice(CONTAINERS)
+    n, x, y = _num(rng, 2, 12), _num(rng, 1, 15), _num(rng, 1, 15)
+    (_s1, p1), (_s2, p2) = rng.sample(THINGS, 2)
+    return (f"There are {n} {cp}. If each {cs} has {x} {p1} and {y} {p2} in it, how many things are in the "
+            f"{cp} in total?", f"{n} * ({x} + {y})", "things")
+
+
+def _p_times_as_many(rng: random.Random) -> Problem:
+    a, b = rng.sample(NAMES, 2)
+    _s, p = rng.choice(THINGS)
+    x, k = _num(rng, 2, 50), rng.choice((2, 3, 4, 5, 6, 10))
+    word = {2: "twice", 3: "3 times", 4: "4 times", 5: "5 times", 6: "6 times", 10: "10 times"}[k]
+    return f"{a} has {x} {p}. {b} has {word} as many {p} as {a}. How many {p} does {b} have?", f"{x} * {k}", p
+
+
+def _p_packs_for_people(rng: random.Random) -> Problem:
+    n, k, q = _num(rng, 2, 6), rng.choice((5, 10, 12, 20, 25)), _num(rng, 2, 30)
+    names = ", ".join(rng.sample(NAMES, n - 1)) + f" and {rng.choice(NAMES)}" if n > 2 else " and ".join(
+        rng.sample(NAMES, 2))
+    _s, p = rng.choice(THINGS)
+    return (f"{names} each bought {k * q} {p}, which come in packs of {k}. How many packs of {p} did they buy "
+            f"in all?", f"{n} * {k * q} / {k}", "packs")
+
+
+def _p_loads(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    k = _num(rng, 3, 12)
+    total = k * _num(rng, 2, 15)
+    x = _num(rng, 1, total - 1)
+    thing, t1, t2 = rng.choice((("washing machine", "shirts", "sweaters"), ("oven", "cookies", "muffins"),
+                                ("van", "boxes", "bags")))
+    return (f"{a}'s {thing} can only take {k} items at a time. If {a} has {x} {t1} and {total - x} {t2}, how many "
+            f"loads does {a} need?", f"({x} + {total - x}) / {k}", "loads")
+
+
+def _p_days_to_finish(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    per, days = _num(rng, 2, 40), _num(rng, 2, 20)
+    what, unit = rng.choice((("a book", "pages"), ("a puzzle", "pieces"), ("a scarf", "rows"), ("a fence", "boards")))
+    return (f"{what.capitalize()} has {per * days} {unit}. If {a} does {per} {unit} a day, how many days will it "
+            f"take {a} to finish?", f"{per * days} / {per}", "days")
+
+
+def _p_sold_two_days(rng: random.Random) -> Problem:
+    _gs, gp = rng.choice(GOODS)
+    x = _big(rng, 30, 500)
+    y = _num(rng, 1, x // 2)
+    z = _num(rng, 1, x - y - 1) if x - y > 2 else 1
+    return (f"A store had {x} {gp}. It sold {y} {gp} on Monday and {z} {gp} on Tuesday. How many {gp} are left?",
+            f"{x} - {y} - {z}", gp)
+
+
+def _p_spent_on_two(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    x = format_number(Fraction(str(round(rng.uniform(2, 80), rng.choice((0, 2))))))
+    y = format_number(Fraction(str(round(rng.uniform(2, 80), rng.choice((0, 2))))))
+    i1, i2 = rng.sample(("a shirt", "shoes", "a game", "a toy", "lunch", "a book", "a hat", "a ticket"), 2)
+    return f"{a} spent {x} dollars on {i1} and {y} dollars on {i2}. How much did {a} spend in all?", f"{x} + {y}", (
+        "dollars")
+
+
+def _p_rest_into_boxes(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    _s, p = rng.choice(THINGS)
+    k, q, x = _num(rng, 2, 9), _num(rng, 2, 12), _num(rng, 1, 20)
+    _cs, cp = rng.choice(CONTAINERS)
+    return (f"{a} had {x + k * q} {p}. {a} put {x} of them in one {_cs} and put the rest equally into {k} other "
+            f"{cp}. How many {p} were in each of those {cp}?", f"({x + k * q} - {x}) / {k}", p)
+
+
+def _p_before_spending(rng: random.Random) -> Problem:
+    a = rng.choice(NAMES)
+    x, y = _num(rng, 2, 90), _num(rng, 2, 90)
+    return f"After spending {x} dollars on a gift, {a} has {y} dollars left. How much money did {a} have before?", (
+        f"{x} + {y}"), "dollars"
+
+
+def _p_rest_of_group(rng: random.Random) -> Problem:
+    n = _big(rng, 10, 400)
+    x = _num(rng, 1, n - 1)
+    group, part, other = rng.choice((("students", "girls", "boys"), ("animals", "cows", "other animals"),
+                                     ("trees", "apple trees", "other trees"), ("people", "adults", "children")))
+    return f"There are {n} {group} in all. {x} of them are {part}. How many are {other}?", f"{n} - {x}", other
+
+
+def _p_free_kids(rng: random.Random) -> Problem:
+    price, n = _num(rng, 2, 15), _num(rng, 4, 30)
+    kids = _num(rng, 1, n - 1)
+    return (f"At a museum each adult ticket costs {price} dollars and kids go in free. If a group of {n} people "
+            f"came and {kids} were kids, how much did the group pay?", f"({n} - {kids}) * {price}", "dollars")
+
+
+def _p_gave_how_many(rng: random.Random) -> Problem:
+    # question sensitivity: the story is about what is left, the question about what was given
+    a, b = rng.sample(NAMES, 2)
+    _s, p = rng.choice(THINGS)
+    x = _num(rng, 10, 200)
+    y = _num(rng, 1, x - 1)
+    return f"{a} had {x} {p}. After giving some to {b}, {a} has {y} {p} left. How many {p} did {a} give to {b}?", (
+        f"{x} - {y}"), p
+
+
+def _p_each_costs_total(rng: random.Random) -> Problem:
+    rng.choice(NAMES)  # unused, but drawn: the seeded corpus stays the one the shipped adapter was made from
+    gs, gp = rng.choice(GOODS)
+    n, price = _num(rng, 2, 20), _num(rng, 2, 25)
+    return f"If {n} {gp} cost {n * price} dollars in total, how much does each {gs} cost?", f"{n * price} / {n}", (
+        "dollars")
+
+
+def _p_ja_total(rng: random.Random) -> Problem:
+    # users ask in Japanese too
+    n, price = _num(rng, 2, 6), rng.choice((120, 150, 380, 450, 980, 1200, 3500, 13320))
+    what = rng.choice(("新幹線の切符", "ケーキ", "ノート", "映画のチケット"))
+    return f"{what}は1つ{price}円です。{n}人分だといくらですか？", f"{n} * {price}", "円"
+
+
 ARITHMETIC_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
     _p_add_gift, _p_add_total, _p_add_three, _p_sub_left, _p_sub_compare, _p_sub_missing, _p_sub_spent,
     _p_mul_groups, _p_mul_price, _p_mul_rate, _p_div_share, _p_div_pack, _p_div_unit_price, _p_two_step,
     _p_mul_add, _p_remaining_after_use, _p_distractor, _p_question_first, _p_percent,
     _p_broken, _p_fewer, _p_more_than, _p_sold_twice, _p_bills, _p_rate_distance, _p_groups_of, _p_at_first,
-    _p_change, _p_price_two_kinds, _p_each_person,
+    _p_change, _p_price_two_kinds, _p_each_person, _p_need_more, _p_give_each, _p_lose_then_gain, _p_mixed_groups,
+    _p_times_as_many, _p_packs_for_people, _p_loads, _p_days_to_finish, _p_sold_two_days, _p_spent_on_two,
+    _p_rest_into_boxes, _p_before_spending, _p_rest_of_group, _p_free_kids, _p_gave_how_many, _p_each_costs_total,
+    _p_ja_total,
 )
 
 

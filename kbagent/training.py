@@ -841,7 +841,8 @@ class FinetuneSettings:
     rank: int = 16
     alpha: int = 32
     dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    # the MLP too: attention alone learns the call format but not which operation a problem needs
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     max_tokens: int = 256
     seed: int = 0
     checkpoint_every: int = 25

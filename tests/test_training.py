@@ -286,7 +286,7 @@ def test_kb_train_makes_data_from_notes_trains_and_kb_ask_uses_the_adapter(tmp_p
     assert math.isfinite(report.perplexity_before) and math.isfinite(report.perplexity_after)
     adapter = home / "adapters" / "smollm2-135m"
     assert result.adapter == adapter and read_info(adapter).base_model == "smollm2-135m"
-    assert (adapter / "adapter_model.safetensors").stat().st_size < 8_000_000
+    assert (adapter / "adapter_model.safetensors").stat().st_size < 12_000_000  # rank 16, attention + MLP, fp16
     assert not (home / "adapters" / ".smollm2-135m-work" / "checkpoints").exists()
 
     # kb ask: the trained adapter is found in the data directory and sets the prompt
