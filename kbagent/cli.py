@@ -540,6 +540,7 @@ def train(
     model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 200,
     batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 4,
+    max_tokens: Annotated[int, typer.Option(help="Tokens per training sequence (longer ones are cut).")] = 256,
     note_texts: Annotated[int, typer.Option(help="Note chunks to augment with calls.")] = 30,
     note_questions: Annotated[int, typer.Option(help="Questions made from your notes.")] = 100,
     arithmetic: Annotated[int, typer.Option(help="Built-in arithmetic word problems.")] = 100,
@@ -576,7 +577,7 @@ def train(
                                calc_tau_f=calc_tau_f)
     data = T.DataSettings(note_texts=note_texts, note_questions=note_questions, arithmetic_questions=arithmetic,
                           date_questions=dates, seed=seed)
-    settings = T.FinetuneSettings(steps=steps, batch_size=batch_size, seed=seed)
+    settings = T.FinetuneSettings(steps=steps, batch_size=batch_size, seed=seed, max_tokens=max_tokens)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Bar(*columns, console=err, transient=True) as bar, _kb() as kb:
@@ -614,6 +615,9 @@ def train(
         out.print(f"adapter saved: {r.adapter} ({r.steps} steps, {r.seconds_per_step}s/step, "
                   f"{r.examples_per_second} examples/s); held-out perplexity {r.perplexity_before} → "
                   f"{r.perplexity_after}. `kb ask` uses it from now on.", highlight=False)
+        if r.truncated:
+            err.print(f"note: {r.truncated} examples were longer than {settings.max_tokens} tokens and were cut "
+                      "(their answers were not learned); raise --max-tokens", highlight=False)
 
 
 @app.command("eval")

@@ -874,6 +874,7 @@ class TrainReport:
     examples_per_second: float
     final_loss: float
     resumed_from: int = 0
+    truncated: int = 0  # examples longer than max_tokens, cut at the end
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -984,6 +985,8 @@ def finetune(
         torch.set_rng_state(state["torch_rng"])
         start_step = int(state["step"])
     encoded_examples = [encode_example(lm, ex, settings.max_tokens) for ex in examples]
+    # a cut example loses its answer (and EOS) after a long Search result: count them so it shows
+    truncated = sum(len(encode_example(lm, ex, 1 << 30)[0]) > settings.max_tokens for ex in examples)
     encoded_base = [encode_example(lm, Example("base", ((t, True),)), settings.max_tokens) for t in base_texts]
     step_times: list[float] = []
     loss_value = float("nan")
@@ -1019,7 +1022,7 @@ def finetune(
         adapter=str(out_dir), steps=settings.steps, examples=len(examples), base_texts=len(base_texts),
         perplexity_before=round(before, 3), perplexity_after=round(after, 3), seconds=round(seconds, 1),
         seconds_per_step=round(sps, 3), examples_per_second=round(settings.batch_size / sps, 3) if sps else 0.0,
-        final_loss=round(loss_value, 4), resumed_from=start_step,
+        final_loss=round(loss_value, 4), resumed_from=start_step, truncated=truncated,
     )
     _save_adapter(model, out_dir, AdapterInfo(
         base_model=str(lm.name).split("+")[0], prompt="bare",

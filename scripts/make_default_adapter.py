@@ -47,7 +47,8 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--max-tokens", type=int, default=128, help="tokens per training sequence")
+    ap.add_argument("--max-tokens", type=int, default=256,
+                    help="tokens per training sequence (a note question with its Search result needs ~220)")
     ap.add_argument("--reuse-data", action="store_true", help="train on the work folder's data.jsonl")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
