@@ -984,9 +984,10 @@ def finetune(
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start_step = int(state["step"])
-    encoded_examples = [encode_example(lm, ex, settings.max_tokens) for ex in examples]
-    # a cut example loses its answer (and EOS) after a long Search result: count them so it shows
-    truncated = sum(len(encode_example(lm, ex, 1 << 30)[0]) > settings.max_tokens for ex in examples)
+    # encoded whole, then cut: a cut example loses its answer (and EOS) after a long Search result, so count them
+    whole = [encode_example(lm, ex, 1 << 30) for ex in examples]
+    truncated = sum(len(ids) > settings.max_tokens for ids, _ in whole)
+    encoded_examples = [(ids[: settings.max_tokens], labels[: settings.max_tokens]) for ids, labels in whole]
     encoded_base = [encode_example(lm, Example("base", ((t, True),)), settings.max_tokens) for t in base_texts]
     step_times: list[float] = []
     loss_value = float("nan")
