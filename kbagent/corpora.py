@@ -677,9 +677,61 @@ def _d_minutes(rng: random.Random, t: date) -> QAItem:
     return QAItem(q, (CallSpec("Calculator", expr),), f"{v} minutes.", v, "date")
 
 
+JA_WEEKDAYS = ("月曜日", "火曜日", "水曜日", "木曜日", "金曜日", "土曜日", "日曜日")
+
+
+def _other_day(rng: random.Random, t: date, past: bool = False) -> date:
+    n = rng.choice((_num(rng, 1, 40), _num(rng, 1, 400)))
+    return t - timedelta(days=n) if past else t + timedelta(days=n)
+
+
+def _written_day(rng: random.Random, d: date, t: date) -> str:
+    """A date as people write it: with the year, or without it when it is within the coming year."""
+    if d > t and (d - t).days < 300 and rng.random() < 0.3:
+        return rng.choice((f"{MONTHS[d.month - 1]} {d.day}", f"{d.day} {MONTHS[d.month - 1]}"))
+    return rng.choice((_d(d), _d(d), f"{d.day} {MONTHS[d.month - 1]} {d.year}", d.isoformat()))
+
+
+def _d_days_until_date(rng: random.Random, t: date) -> QAItem:
+    d = _other_day(rng, t)
+    w = _written_day(rng, d, t)
+    q = rng.choice((f"How many days are left until {w}?", f"How many days until {w}?",
+                    f"In how many days is {w}?", f"How many days is it from today to {w}?"))
+    n = (d - t).days
+    return QAItem(q, (CallSpec("Calendar", quote(w)),), f"{n} day{'s' * (n != 1)}.", str(n), "date", t)
+
+
+def _d_days_since_date(rng: random.Random, t: date) -> QAItem:
+    d = _other_day(rng, t, past=True)
+    w = _written_day(rng, d, t)
+    q = rng.choice((f"How many days ago was {w}?", f"How many days have passed since {w}?"))
+    n = (t - d).days
+    return QAItem(q, (CallSpec("Calendar", quote(w)),), f"{n} day{'s' * (n != 1)} ago.", str(n), "date", t)
+
+
+def _d_weekday_of(rng: random.Random, t: date) -> QAItem:
+    d = _other_day(rng, t, past=rng.random() < 0.3)
+    w = _written_day(rng, d, t)
+    q = rng.choice((f"What day of the week is {w}?", f"Which weekday is {w}?"))
+    day = WEEKDAYS[d.weekday()]
+    return QAItem(q, (CallSpec("Calendar", quote(w)),), f"A {day}.", day, "date", t)
+
+
+def _d_cjk_days_until(rng: random.Random, t: date) -> QAItem:
+    d = _other_day(rng, t)
+    w = f"{d.year}年{d.month}月{d.day}日"
+    n = str((d - t).days)
+    if rng.random() < 0.6:
+        if rng.random() < 0.5:
+            return QAItem(f"{w}まであと何日？", (CallSpec("Calendar", quote(w)),), f"あと{n}日です。", n, "date", t)
+        return QAItem(f"{w}は何曜日？", (CallSpec("Calendar", quote(w)),), f"{JA_WEEKDAYS[d.weekday()]}です。",
+                      JA_WEEKDAYS[d.weekday()], "date", t)
+    return QAItem(f"离{w}还有几天？", (CallSpec("Calendar", quote(w)),), f"还有{n}天。", n, "date", t)
+
+
 DATE_TEMPLATES: tuple[Callable[[random.Random, date], QAItem], ...] = (
     _d_year, _d_weekday, _d_month, _d_date, _d_years_ago, _d_age, _d_years_until, _d_days_until,
-    _d_year_shift, _d_minutes,
+    _d_year_shift, _d_minutes, _d_days_until_date, _d_days_since_date, _d_weekday_of, _d_cjk_days_until,
 )
 
 
@@ -749,6 +801,8 @@ class NotePage:
     text: str
     questions: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)  # question, query, answer
     written: date | None = None
+    # questions that need a fact from the page and then arithmetic: question, query, expression, answer
+    compound: tuple[tuple[str, str, str, str], ...] = field(default_factory=tuple)
 
 
 def _d(t: date) -> str:
@@ -772,6 +826,7 @@ def _note_meeting(rng: random.Random) -> NotePage:
         (f"What did we decide in the {proj} meeting?", f"{proj} meeting decision", f"We will {decision}."),
         (f"When is the next {proj} meeting?", f"next {proj} meeting", f"{_d(nxt)}."),
         (f"Where was the {proj} meeting held?", f"{proj} meeting room", f"In {room}."),
+        (f"How many people came to the {proj} meeting?", f"{proj} meeting attendees", "3 people."),
     )
     return NotePage(title, text, qs, t)
 
@@ -797,19 +852,25 @@ def _note_person(rng: random.Random) -> NotePage:
 def _note_recipe(rng: random.Random) -> NotePage:
     dish = rng.choice(DISHES)
     ings = rng.sample(INGREDIENTS, 4)
+    grams = rng.choice((100, 150, 200, 250, 300, 400, 500))
+    eggs = _num(rng, 2, 6)
     minutes = rng.choice((20, 25, 30, 35, 40, 45, 50, 60))
     temp = rng.choice((160, 170, 180, 190, 200, 220))
     servings = _num(rng, 2, 8)
     title = f"Recipe: {dish}"
     text = (f"{dish.capitalize()} (serves {servings}).\nIngredients: {', '.join(ings)}.\n"
+            f"Amounts: {grams} g {ings[0]}, {eggs} eggs.\n"
             f"Cook for {minutes} minutes at {temp} °C.\nTip: let it rest before serving.")
     qs = (
         (f"How long do I cook the {dish}?", f"{dish} recipe", f"{minutes} minutes."),
         (f"What ingredients does my {dish} recipe need?", f"{dish} ingredients", f"{', '.join(ings).capitalize()}."),
         (f"At what temperature do I cook the {dish}?", f"{dish} temperature", f"{temp} °C."),
         (f"How many people does my {dish} recipe serve?", f"{dish} serves", f"{servings}."),
+        (f"How much {ings[0]} goes into the {dish}?", f"{dish} {ings[0]} amount", f"{grams} g."),
+        (f"How many eggs do I need for my {dish}?", f"{dish} eggs", f"{eggs} eggs."),
     )
-    return NotePage(title, text, qs)
+    twice = (f"How many eggs do I need to make my {dish} twice?", f"{dish} eggs", f"2 * {eggs}", f"{2 * eggs} eggs.")
+    return NotePage(title, text, qs, compound=(twice,))
 
 
 def _note_trip(rng: random.Random) -> NotePage:
@@ -817,17 +878,21 @@ def _note_trip(rng: random.Random) -> NotePage:
     t = random_day(rng, 2023, 2028)
     nights = _num(rng, 2, 9)
     hotel = rng.choice(HOTELS)
+    price = rng.choice((45, 60, 75, 80, 95, 110, 120, 140, 160, 185))
     flight = f"{rng.choice(('TP', 'JL', 'LH', 'AF', 'KL', 'NH'))}{_num(rng, 100, 999)}"
     title = f"Trip to {city}"
-    text = (f"Trip to {city}: fly on {_d(t)} with flight {flight}.\nHotel: {hotel}, {nights} nights.\n"
-            f"Packing: passport, adapter, rain jacket.")
+    text = (f"Trip to {city}: fly on {_d(t)} with flight {flight}.\n"
+            f"Hotel: {hotel}, {nights} nights, {price} dollars a night.\nPacking: passport, adapter, rain jacket.")
     qs = (
         (f"When do I fly to {city}?", f"trip {city} flight", f"On {_d(t)}."),
         (f"Which hotel am I staying at in {city}?", f"{city} hotel", f"{hotel}."),
         (f"What is my flight number for the {city} trip?", f"{city} flight", f"{flight}."),
         (f"How many nights am I staying in {city}?", f"{city} hotel nights", f"{nights} nights."),
+        (f"How much does a night at my {city} hotel cost?", f"{city} hotel price", f"{price} dollars."),
     )
-    return NotePage(title, text, qs, t - timedelta(days=30))
+    total = (f"How much will my hotel in {city} cost in total?", f"{city} hotel price", f"{nights} * {price}",
+             f"{nights * price} dollars.")
+    return NotePage(title, text, qs, t - timedelta(days=30), compound=(total,))
 
 
 def _note_project(rng: random.Random) -> NotePage:
@@ -835,17 +900,21 @@ def _note_project(rng: random.Random) -> NotePage:
     owner = rng.choice(NAMES)
     deadline = random_day(rng, 2024, 2028)
     budget = rng.choice((5000, 12000, 25000, 40000, 80000))
+    spent = budget * rng.choice((2, 3, 4, 6, 7)) // 10
     status = rng.choice(("on track", "delayed by two weeks", "waiting for review", "in testing"))
     title = f"Project {proj}"
     text = (f"Project {proj}\nOwner: {owner}.\nDeadline: {_d(deadline)}.\nBudget: {budget} dollars.\n"
-            f"Status: {status}.")
+            f"Spent so far: {spent} dollars.\nStatus: {status}.")
     qs = (
         (f"Who owns project {proj}?", f"project {proj} owner", f"{owner}."),
         (f"When is the {proj} deadline?", f"{proj} deadline", f"{_d(deadline)}."),
         (f"What is the budget of project {proj}?", f"{proj} budget", f"{budget} dollars."),
         (f"What is the status of {proj}?", f"{proj} status", f"It is {status}."),
+        (f"How much have we spent on {proj} so far?", f"{proj} spent", f"{spent} dollars."),
     )
-    return NotePage(title, text, qs)
+    left = (f"How much of the {proj} budget is left?", f"{proj} budget spent", f"{budget} - {spent}",
+            f"{budget - spent} dollars.")
+    return NotePage(title, text, qs, compound=(left,))
 
 
 def _note_book(rng: random.Random) -> NotePage:
@@ -853,14 +922,52 @@ def _note_book(rng: random.Random) -> NotePage:
     author = rng.choice(AUTHORS)
     stars = _num(rng, 2, 5)
     lent = rng.choice(NAMES)
-    text = (f"Reading notes: {book} by {author}.\nRating: {stars} of 5 stars.\n"
+    pages = _num(rng, 12, 60) * 10
+    text = (f"Reading notes: {book} by {author}.\nRating: {stars} of 5 stars. {pages} pages.\n"
             f"Lent my copy to {lent}.\nFavourite idea: small habits compound.")
     qs = (
         (f"Who wrote {book}?", f"{book}", f"{author}."),
         (f"How did I rate {book}?", f"{book} rating", f"{stars} of 5 stars."),
         (f"Who did I lend {book} to?", f"{book} lent", f"{lent}."),
+        (f"How many stars did I give {book}?", f"{book} rating", f"{stars} stars."),
+        (f"How many pages does {book} have?", f"{book} pages", f"{pages} pages."),
     )
     return NotePage(book, text, qs)
+
+
+def _note_expenses(rng: random.Random) -> NotePage:
+    month, year = rng.choice(MONTHS), _num(rng, 2022, 2027)
+    food, rent, transport = _num(rng, 18, 70) * 10, _num(rng, 60, 180) * 10, _num(rng, 4, 20) * 10
+    title = f"Expenses {month} {year}"
+    text = (f"Budget log for {month} {year}.\nGroceries: {food} dollars.\nRent: {rent} dollars.\n"
+            f"Transport: {transport} dollars.")
+    qs = (
+        (f"How much did I spend on groceries in {month} {year}?", f"expenses {month} {year} groceries",
+         f"{food} dollars."),
+        (f"What was my rent in {month} {year}?", f"expenses {month} {year} rent", f"{rent} dollars."),
+        (f"How much went on transport in {month} {year}?", f"expenses {month} {year} transport",
+         f"{transport} dollars."),
+    )
+    total = (f"How much did I spend in total in {month} {year}?", f"expenses {month} {year}",
+             f"{food} + {rent} + {transport}", f"{food + rent + transport} dollars.")
+    return NotePage(title, text, qs, compound=(total,))
+
+
+def _note_running(rng: random.Random) -> NotePage:
+    month, year = rng.choice(MONTHS), _num(rng, 2022, 2027)
+    runs, km = _num(rng, 4, 18), _num(rng, 5, 12)
+    best = f"{_num(rng, 22, 34)}:{_num(rng, 10, 59)}"
+    title = f"Running log {month} {year}"
+    text = (f"Running log, {month} {year}.\nRuns: {runs}, about {km} km each.\nBest 5 km: {best}.\n"
+            "Shoes: the blue trail pair.")
+    qs = (
+        (f"How many times did I run in {month} {year}?", f"running log {month} {year}", f"{runs} times."),
+        (f"What was my best 5 km time in {month} {year}?", f"running log {month} {year} best 5 km", f"{best}."),
+        (f"How far was each run in {month} {year}?", f"running log {month} {year} km", f"About {km} km."),
+    )
+    total = (f"How many kilometres did I run in {month} {year}?", f"running log {month} {year}",
+             f"{runs} * {km}", f"About {runs * km} km.")
+    return NotePage(title, text, qs, compound=(total,))
 
 
 def _note_ja_trip(rng: random.Random) -> NotePage:
@@ -868,25 +975,38 @@ def _note_ja_trip(rng: random.Random) -> NotePage:
     t = random_day(rng, 2023, 2028)
     nights = _num(rng, 1, 5)
     hotel = rng.choice(("旅館さくら", "ホテル青葉", "民宿みなと", "ゲストハウス月"))
+    price = rng.choice((6500, 8000, 9800, 12000, 15000, 22000))
+    fare = rng.choice((9800, 13320, 14170, 19000, 23500))
     title = f"{city}旅行の計画"
-    text = f"{city}旅行: {t.year}年{t.month}月{t.day}日に出発。\n宿: {hotel}に{nights}泊。\n持ち物: 傘、充電器。"
+    text = (f"{city}旅行: {t.year}年{t.month}月{t.day}日に出発。\n宿: {hotel}に{nights}泊（1泊{price}円）。\n"
+            f"交通費: 片道{fare}円。\n持ち物: 傘、充電器。")
     qs = (
         (f"{city}旅行はいつ出発？", f"{city}旅行", f"{t.year}年{t.month}月{t.day}日です。"),
         (f"{city}ではどこに泊まる？", f"{city} 宿", f"{hotel}です。"),
         (f"{city}に何泊する予定？", f"{city}旅行 泊", f"{nights}泊です。"),
+        (f"{hotel}の宿泊料金はいくら？", f"{city} {hotel} 料金", f"1泊{price}円です。"),
+        (f"{city}までの交通費は片道いくら？", f"{city}旅行 交通費", f"片道{fare}円です。"),
     )
-    return NotePage(title, text, qs, t - timedelta(days=20))
+    compound = (
+        (f"{city}の宿代は全部でいくら？", f"{city} 宿 料金", f"{nights} * {price}", f"{nights * price}円です。"),
+        (f"{city}旅行の往復の交通費は？", f"{city}旅行 交通費", f"2 * {fare}", f"{2 * fare}円です。"),
+    )
+    return NotePage(title, text, qs, t - timedelta(days=20), compound)
 
 
 def _note_ja_recipe(rng: random.Random) -> NotePage:
     dish = rng.choice(JA_DISHES)
     minutes = rng.choice((10, 15, 20, 30))
-    ing = "、".join(rng.sample(("玉ねぎ", "卵", "醤油", "みりん", "鶏肉", "じゃがいも", "人参", "味噌"), 3))
+    ing = "、".join(rng.sample(("玉ねぎ", "醤油", "みりん", "鶏肉", "味噌", "だし"), 3))
+    counted = rng.choice(("卵", "じゃがいも", "人参", "トマト"))
+    k, people = _num(rng, 1, 5), _num(rng, 2, 4)
     title = f"レシピ {dish}"
-    text = f"{dish}の作り方。\n材料: {ing}。\n弱火で{minutes}分煮る。"
+    text = f"{dish}の作り方（{people}人分）。\n材料: {ing}、{counted}{k}個。\n弱火で{minutes}分煮る。"
     qs = (
         (f"{dish}は何分煮る？", f"{dish} レシピ", f"{minutes}分です。"),
-        (f"{dish}の材料は？", f"{dish} 材料", f"{ing}です。"),
+        (f"{dish}の材料は？", f"{dish} 材料", f"{ing}、{counted}です。"),
+        (f"{dish}に{counted}は何個いる？", f"{dish} {counted}", f"{k}個です。"),
+        (f"{dish}のレシピは何人分？", f"{dish} レシピ", f"{people}人分です。"),
     )
     return NotePage(title, text, qs)
 
@@ -894,13 +1014,15 @@ def _note_ja_recipe(rng: random.Random) -> NotePage:
 def _note_ja_meeting(rng: random.Random) -> NotePage:
     proj = rng.choice(PROJECTS)
     t = random_day(rng, 2022, 2027)
-    who = "、".join(rng.sample(JA_PEOPLE, 2))
+    n = _num(rng, 2, 4)
+    who = "、".join(rng.sample(JA_PEOPLE, n))
     title = f"{proj}定例 {t.isoformat()}"
     text = (f"{proj}プロジェクト定例 ({t.year}年{t.month}月{t.day}日)\n参加者: {who}\n"
             "決定事項: リリースを来月に延期する。")
     qs = (
         (f"{proj}定例の参加者は誰？", f"{proj}定例 参加者", f"{who}です。"),
         (f"{proj}定例はいつだった？", f"{proj}定例", f"{t.year}年{t.month}月{t.day}日です。"),
+        (f"{proj}定例には何人出た？", f"{proj}定例 参加者", f"{n}人です。"),
     )
     return NotePage(title, text, qs, t)
 
@@ -909,13 +1031,18 @@ def _note_zh_trip(rng: random.Random) -> NotePage:
     city = rng.choice(ZH_CITIES)
     t = random_day(rng, 2023, 2028)
     hotel = rng.choice(("如家酒店", "青年旅舍", "锦江之星", "全季酒店"))
+    price, nights = rng.choice((150, 198, 260, 320, 450)), _num(rng, 2, 6)
     title = f"{city}旅行计划"
-    text = f"{city}旅行：{t.year}年{t.month}月{t.day}日出发。\n住宿：{hotel}。\n带上雨伞和充电器。"
+    text = (f"{city}旅行：{t.year}年{t.month}月{t.day}日出发。\n住宿：{hotel}，{nights}晚，每晚{price}元。\n"
+            "带上雨伞和充电器。")
     qs = (
         (f"我什么时候去{city}？", f"{city}旅行", f"{t.year}年{t.month}月{t.day}日。"),
         (f"去{city}住在哪里？", f"{city} 住宿", f"{hotel}。"),
+        (f"{city}的酒店一晚多少钱？", f"{city} 住宿 价格", f"每晚{price}元。"),
+        (f"在{city}住几晚？", f"{city} 住宿", f"{nights}晚。"),
     )
-    return NotePage(title, text, qs, t - timedelta(days=20))
+    compound = ((f"{city}的住宿一共多少钱？", f"{city} 住宿 价格", f"{nights} * {price}", f"{nights * price}元。"),)
+    return NotePage(title, text, qs, t - timedelta(days=20), compound)
 
 
 def _note_zh_recipe(rng: random.Random) -> NotePage:
@@ -923,17 +1050,19 @@ def _note_zh_recipe(rng: random.Random) -> NotePage:
     minutes = rng.choice((5, 8, 10, 15, 20))
     who = rng.choice(ZH_PEOPLE)
     title = f"菜谱 {dish}"
-    text = f"{dish}的做法（{who}教的）。\n大火炒{minutes}分钟。\n最后加盐。"
+    counted, k = rng.choice(("土豆", "西红柿", "鸡蛋", "青椒")), _num(rng, 1, 5)
+    text = f"{dish}的做法（{who}教的）。\n材料：{k}个{counted}。\n大火炒{minutes}分钟。\n最后加盐。"
     qs = (
         (f"{dish}要炒几分钟？", f"{dish} 做法", f"{minutes}分钟。"),
         (f"{dish}是谁教我的？", f"{dish}", f"{who}。"),
+        (f"做{dish}需要多少个{counted}？", f"{dish} 材料 {counted}", f"{k}个。"),
     )
     return NotePage(title, text, qs)
 
 
 NOTE_TEMPLATES: tuple[Callable[[random.Random], NotePage], ...] = (
-    _note_meeting, _note_person, _note_recipe, _note_trip, _note_project, _note_book,
-    _note_meeting, _note_person, _note_recipe, _note_trip, _note_project,
+    _note_meeting, _note_person, _note_recipe, _note_trip, _note_project, _note_book, _note_expenses,
+    _note_running, _note_meeting, _note_person, _note_recipe, _note_trip, _note_project,
     _note_ja_trip, _note_ja_recipe, _note_ja_meeting, _note_zh_trip, _note_zh_recipe,
 )
 
@@ -949,8 +1078,13 @@ def synthetic_notes(n: int, rng: random.Random) -> list[NotePage]:
     return list(pages.values())
 
 
-def note_questions(pages: list[NotePage], rng: random.Random, per_page: int = 2) -> list[QAItem]:
-    """Questions about the pages: each answered by searching the notes, with the page it needs."""
+def note_questions(pages: list[NotePage], rng: random.Random, per_page: int = 2,
+                   compound: float = 0.0) -> list[QAItem]:
+    """Questions about the pages: each answered by searching the notes, with the page it needs.
+
+    With probability ``compound`` a page also gets one of its questions that take a fact from the
+    page and then arithmetic (Search, then Calculator).
+    """
     items = []
     for page in pages:
         for question, query, answer in rng.sample(list(page.questions), min(per_page, len(page.questions))):
@@ -958,4 +1092,8 @@ def note_questions(pages: list[NotePage], rng: random.Random, per_page: int = 2)
                 QAItem(question, (CallSpec("Search", quote(query)),), answer, answer.rstrip("。."), "notes",
                        page=page.title)
             )
+        if page.compound and rng.random() < compound:
+            question, query, expression, answer = rng.choice(page.compound)
+            calls = (CallSpec("Search", quote(query)), CallSpec("Calculator", expression))
+            items.append(QAItem(question, calls, answer, _value(expression), "notes", page=page.title))
     return items

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
@@ -338,22 +338,83 @@ def resolve_timezone(name: str | tzinfo | None) -> tzinfo | None:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
+_MONTH_NUMBERS = {name.lower()[:3]: i + 1 for i, name in enumerate(_MONTHS)}
+_ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+_EAST_ASIAN_DAY = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+_MONTH_FIRST = re.compile(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?\b")
+_DAY_FIRST = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?(?:,?\s+(\d{4}))?\b")
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """The date ``text`` names (``2027-04-03``, ``April 3, 2027``, ``3 April``, ``2027年4月3日``, ``4月3日``).
+
+    Without a year it is the next such day from ``today`` on; None when no date can be read.
+    """
+    text = unicodedata.normalize("NFKC", text).strip()
+    found: tuple[int | None, int, int] | None = None
+    if m := _ISO_DATE.search(text):
+        found = (int(m[1]), int(m[2]), int(m[3]))
+    elif m := _EAST_ASIAN_DAY.search(text):
+        found = (int(m[1]) if m[1] else None, int(m[2]), int(m[3]))
+    else:
+        for pattern, month_group, day_group in ((_MONTH_FIRST, 1, 2), (_DAY_FIRST, 2, 1)):
+            m = pattern.search(text)
+            month = _MONTH_NUMBERS.get(m[month_group].lower()[:3]) if m else None
+            if m and month and m[month_group].lower() in _MONTHS[month - 1].lower():
+                found = (int(m[3]) if m[3] else None, month, int(m[day_group]))
+                break
+    if found is None:
+        return None
+    year, month, day = found
+    try:
+        if year is not None:
+            return date(year, month, day)
+        this_year = date(today.year, month, day)
+        return this_year if this_year >= today else date(today.year + 1, month, day)
+    except ValueError:
+        return None
+
+
+def describe_day(day: date, today: date) -> str:
+    """``Today is …. April 3, 2027 is a Saturday, 123 days from today.`` (or ``… days ago``)."""
+    days = (day - today).days
+    when = ("today" if days == 0 else f"{days} day{'s' * (days != 1)} from today" if days > 0
+            else f"{-days} day{'s' * (days != -1)} ago")
+    return (f"{describe_date(datetime(today.year, today.month, today.day))} "
+            f"{_MONTHS[day.month - 1]} {day.day}, {day.year} is a {_WEEKDAYS[day.weekday()]}, {when}.")
+
+
 class Calendar:
-    """``Calendar()``: today's date in the user's time zone."""
+    """``Calendar()``: today's date in the user's time zone; ``Calendar("April 3, 2027")``: that day too."""
 
     name = "Calendar"
-    description = "Calendar() tells today's date and weekday."
+    description = (
+        "Calendar() tells today's date and weekday; Calendar(\"April 3, 2027\") also that day's weekday "
+        "and how many days from today it is."
+    )
 
     def __init__(self, clock: Callable[[], datetime] | None = None, tz: str | tzinfo | None = None) -> None:
         self.clock = clock or (lambda: datetime.now().astimezone())
         self.tz = resolve_timezone(tz)
 
-    def __call__(self, input: str = "") -> str:
-        """Today's date; the input is ignored."""
+    def today(self) -> date:
+        """Today's date in the tool's time zone."""
         now = self.clock()
         if self.tz is not None:
             now = now.astimezone(self.tz) if now.tzinfo else now.replace(tzinfo=self.tz)
-        return describe_date(now)
+        return now.date()
+
+    def __call__(self, input: str = "") -> str:
+        """Today's date; with a date as input, also that day's weekday and distance from today.
+
+        An input that names no date is ignored (the paper's Calendar takes none), so a stray word
+        still gets today's date rather than an error.
+        """
+        today = self.today()
+        day = parse_day(unquote(input), today) if input.strip() else None
+        if day is None:
+            return describe_date(datetime(today.year, today.month, today.day))
+        return describe_day(day, today)
 
 
 # --- registry ----------------------------------------------------------------------------------

@@ -32,9 +32,12 @@ def main() -> int:
     ap.add_argument("--plain", type=Path, default=ROOT.parent / "shared" / "data" / "logseq-docs" / "pages")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (1 is fastest on a busy machine)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--pages", type=int, default=60, help="fictional note pages (2 questions each)")
+    ap.add_argument("--pages", type=int, default=100, help="fictional note pages")
+    ap.add_argument("--per-page", type=int, default=3, help="questions per page that need one Search")
+    ap.add_argument("--compound", type=float, default=0.5,
+                    help="share of pages that also get a Search-then-Calculator question")
     ap.add_argument("--arithmetic", type=int, default=1200)
-    ap.add_argument("--dates", type=int, default=150)
+    ap.add_argument("--dates", type=int, default=200)
     ap.add_argument("--note-texts", type=int, default=4)
     ap.add_argument("--arithmetic-texts", type=int, default=3)
     ap.add_argument("--dated-texts", type=int, default=3)
@@ -43,7 +46,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=3, help="calls per position (paper: 5)")
     ap.add_argument("--calc-top-k", type=int, default=3, help="calculator positions per text (paper: 20)")
     ap.add_argument("--calc-samples", type=int, default=3, help="calculator calls per position (paper: 10)")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=360)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
@@ -98,7 +101,7 @@ def main() -> int:
                                   arithmetic_texts=args.arithmetic_texts, dated_texts=args.dated_texts,
                                   seed=args.seed)
         qa_items, texts = T.builtin_sources(settings, rng)
-        qa_items += corpora.note_questions(pages, rng, per_page=2)
+        qa_items += corpora.note_questions(pages, rng, per_page=args.per_page, compound=args.compound)
         texts += T.note_sources(list(kb.chunks("notes")), args.note_texts, rng)
         t0 = time.perf_counter()
         last = [0.0]

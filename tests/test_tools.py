@@ -84,6 +84,21 @@ def test_calendar_uses_the_injected_clock_and_the_users_time_zone() -> None:
         Calendar(tz="Mars/Olympus_Mons")
 
 
+def test_calendar_with_a_date_tells_its_weekday_and_how_far_it_is() -> None:
+    calendar = Calendar(lambda: datetime(2026, 12, 1, 9, 0))
+    later = "Today is Tuesday, December 1, 2026. April 3, 2027 is a Saturday, 123 days from today."
+    for written in ('"April 3, 2027"', "2027-04-03", "the 3rd of April 2027", "2027年4月3日", "4月3日", "3 April"):
+        assert calendar(written) == later, written
+    assert calendar("2026-11-30").endswith("November 30, 2026 is a Monday, 1 day ago.")
+    assert calendar("Dec 25").endswith("December 25, 2026 is a Friday, 24 days from today.")
+
+
+def test_calendar_ignores_an_input_that_names_no_valid_date() -> None:
+    calendar = Calendar(lambda: datetime(2026, 12, 1, 9, 0))
+    for written in ("today", "Christmas", "2027年2月30日", "Mayday 5"):
+        assert calendar(written) == "Today is Tuesday, December 1, 2026.", written
+
+
 def test_builtin_tools_and_their_descriptions() -> None:
     tools = load_tools(ToolContext(searcher=FixedSearcher()), plugins=False)
     assert list(tools) == ["Search", "Calculator", "Calendar"]
