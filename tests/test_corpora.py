@@ -44,7 +44,8 @@ def test_how_many_and_how_much_note_questions_exist_in_each_language() -> None:
 
 
 def test_calendar_date_questions_are_answered_by_the_calendars_own_words() -> None:
-    items = [i for i in C.date_questions(300, random.Random(5)) if i.calls and i.calls[0].tool == "Calendar" and i.calls[0].input]
+    items = [i for i in C.date_questions(300, random.Random(5))
+             if i.calls and i.calls[0].tool == "Calendar" and i.calls[0].input]
     assert len(items) > 40
     for item in items:
         assert item.today is not None
