@@ -388,10 +388,10 @@ class Calendar:
     """``Calendar()``: today's date in the user's time zone; ``Calendar("April 3, 2027")``: that day too."""
 
     name = "Calendar"
-    description = (
-        "Calendar() tells today's date and weekday; Calendar(\"April 3, 2027\") also that day's weekday "
-        "and how many days from today it is."
-    )
+    # the few-shot prompt of a base model shows this line; a longer one that mentions the date
+    # argument made SmolLM2 call the Calendar for plain arithmetic, so the date form is taught by
+    # training (and documented) rather than advertised here
+    description = "Calendar() tells today's date and weekday."
 
     def __init__(self, clock: Callable[[], datetime] | None = None, tz: str | tzinfo | None = None) -> None:
         self.clock = clock or (lambda: datetime.now().astimezone())
