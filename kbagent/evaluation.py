@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kbagent.agent import Agent, Answer
+from kbagent.tools import MONTHS, WEEKDAYS
 
 # Published zero-shot accuracies (%) from the Toolformer paper (Schick et al., 2023, table 4).
 PAPER_RESULTS: dict[str, dict[str, float]] = {
@@ -209,22 +210,19 @@ def generated_arithmetic(n: int, seed: int = 1000) -> list[EvalItem]:
             for q in arithmetic_problems(n, random.Random(seed))]
 
 
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December")
 # Phrasings the training corpus does not use, so the date set tests more than memorised templates.
 _DATE_EVAL: tuple[Callable[[random.Random, date], tuple[str, str]], ...] = (
     lambda r, t: ("Which year are we in right now?", str(t.year)),
-    lambda r, t: ("Tell me the weekday today.",
-                  ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[t.weekday()]),
+    lambda r, t: ("Tell me the weekday today.", WEEKDAYS[t.weekday()]),
     lambda r, t: ((lambda y: (f"How many years ago was the year {y}?", str(t.year - y)))(r.randint(1950, t.year - 1))),
     lambda r, t: ((lambda y: (f"If someone was born in {y}, how old do they turn this year?", str(t.year - y)))(
         r.randint(1940, t.year - 5))),
     lambda r, t: ((lambda y: (f"How many years from now is {y}?", str(y - t.year)))(r.randint(t.year + 1, 2090))),
-    lambda r, t: ((lambda d: (f"Count the days from today to {_MONTH_NAMES[d.month - 1]} {d.day}, {d.year}.",
+    lambda r, t: ((lambda d: (f"Count the days from today to {MONTHS[d.month - 1]} {d.day}, {d.year}.",
                               str((d - t).days)))(t + timedelta(days=r.randint(2, 500)))),
     lambda r, t: ((lambda d: (f"{d.year}年{d.month}月{d.day}日まで今日から何日ある？", str((d - t).days)))(
         t + timedelta(days=r.randint(2, 500)))),
-    lambda r, t: ("What month is it now?", _MONTH_NAMES[t.month - 1]),
+    lambda r, t: ("What month is it now?", MONTHS[t.month - 1]),
 )
 
 

@@ -313,17 +313,18 @@ class Calculator:
 
 # --- Calendar ----------------------------------------------------------------------------------
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
+# English names whatever the locale: the model reads and writes them in English
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )
 
 
-def describe_date(moment: datetime) -> str:
+def describe_date(moment: date) -> str:
     """``Today is Saturday, November 21, 2026.`` (English names, whatever the locale)."""
     return (
-        f"Today is {_WEEKDAYS[moment.weekday()]}, {_MONTHS[moment.month - 1]} "
+        f"Today is {WEEKDAYS[moment.weekday()]}, {MONTHS[moment.month - 1]} "
         f"{moment.day}, {moment.year}."
     )
 
@@ -338,7 +339,7 @@ def resolve_timezone(name: str | tzinfo | None) -> tzinfo | None:
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
-_MONTH_NUMBERS = {name.lower()[:3]: i + 1 for i, name in enumerate(_MONTHS)}
+MONTH_NUMBERS = {name.lower()[:3]: i + 1 for i, name in enumerate(MONTHS)}  # "apr" -> 4
 _ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _EAST_ASIAN_DAY = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
 _MONTH_FIRST = re.compile(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?\b")
@@ -359,8 +360,8 @@ def parse_day(text: str, today: date) -> date | None:
     else:
         for pattern, month_group, day_group in ((_MONTH_FIRST, 1, 2), (_DAY_FIRST, 2, 1)):
             m = pattern.search(text)
-            month = _MONTH_NUMBERS.get(m[month_group].lower()[:3]) if m else None
-            if m and month and m[month_group].lower() in _MONTHS[month - 1].lower():
+            month = MONTH_NUMBERS.get(m[month_group].lower()[:3]) if m else None
+            if m and month and m[month_group].lower() in MONTHS[month - 1].lower():
                 found = (int(m[3]) if m[3] else None, month, int(m[day_group]))
                 break
     if found is None:
@@ -380,8 +381,8 @@ def describe_day(day: date, today: date) -> str:
     days = (day - today).days
     when = ("today" if days == 0 else f"{days} day{'s' * (days != 1)} from today" if days > 0
             else f"{-days} day{'s' * (days != -1)} ago")
-    return (f"{describe_date(datetime(today.year, today.month, today.day))} "
-            f"{_MONTHS[day.month - 1]} {day.day}, {day.year} is a {_WEEKDAYS[day.weekday()]}, {when}.")
+    return (f"{describe_date(today)} "
+            f"{MONTHS[day.month - 1]} {day.day}, {day.year} is a {WEEKDAYS[day.weekday()]}, {when}.")
 
 
 class Calendar:
@@ -413,7 +414,7 @@ class Calendar:
         today = self.today()
         day = parse_day(unquote(input), today) if input.strip() else None
         if day is None:
-            return describe_date(datetime(today.year, today.month, today.day))
+            return describe_date(today)
         return describe_day(day, today)
 
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from kbagent.agent import MAX_RESULT_CHARS, bare_prompt
 from kbagent.microformat import ARROW, format_call, neutralize, parse_calls
-from kbagent.tools import Calculator, Calendar, Search, Searcher, Tool, run_tool
+from kbagent.tools import MONTH_NUMBERS, Calculator, Calendar, Search, Searcher, Tool, run_tool
 
 if TYPE_CHECKING:
     import torch
@@ -560,9 +560,6 @@ _DATE_PATTERNS = (
     re.compile(r"(?P<y>\d{4})[-/_.](?P<m>\d{1,2})[-/_.](?P<d>\d{1,2})"),
     re.compile(r"(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日"),
 )
-_MONTHS = {m[:3].lower(): i for i, m in enumerate(
-    ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-     "November", "December"), 1)}
 _NAMED_DATE = re.compile(r"(?P<mon>[A-Z][a-z]{2,8})\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,\s*(?P<y>\d{4})")
 
 
@@ -577,9 +574,9 @@ def date_in(*texts: str) -> date | None:
                 except ValueError:
                     continue
         m = _NAMED_DATE.search(text)
-        if m and m["mon"][:3].lower() in _MONTHS:
+        if m and m["mon"][:3].lower() in MONTH_NUMBERS:
             try:
-                return date(int(m["y"]), _MONTHS[m["mon"][:3].lower()], int(m["d"]))
+                return date(int(m["y"]), MONTH_NUMBERS[m["mon"][:3].lower()], int(m["d"]))
             except ValueError:
                 continue
     return None
