@@ -528,6 +528,281 @@ def _p_ja_total(rng: random.Random) -> Problem:
     return f"{what}は1つ{price}円です。{n}人分だといくらですか？", f"{n} * {price}", "円"
 
 
+# --- stories told with pronouns, several wordings per kind of problem ------------------------------
+# Real word problems name a person once and then say "she" or "his"; they hide the operation in verbs
+# (spent, borrowed, took ... of her) and put the numbers in either order. One wording per kind teaches
+# the wording, not the operation, so each kind below has several.
+
+FEMALE = frozenset(("Sara", "Maria", "Aiko", "Nina", "Grace", "Emma", "Yuki", "Fatima", "Hana", "Olivia", "Mei",
+                    "Zoe", "Amara", "Priya", "Sofia", "Anna", "Lena", "Ruth"))
+RELATIVES = ("mom", "dad", "sister", "brother", "aunt", "uncle", "grandma", "friend")
+TAKERS = ("borrowed", "took", "bought")
+PARTINGS = ("sold", "lost", "gave away", "used", "donated", "traded")
+
+
+@dataclass(frozen=True)
+class Person:
+    """A named person in a story and the pronouns that refer to them."""
+
+    name: str
+    subj: str
+    obj: str
+    poss: str
+
+
+def _person(rng: random.Random, avoid: tuple[str, ...] = ()) -> Person:
+    name = str(_pick(rng, NAMES, avoid))
+    return Person(name, "she", "her", "her") if name in FEMALE else Person(name, "he", "him", "his")
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _s_spent_some(rng: random.Random) -> Problem:
+    a = _person(rng)
+    _s, p = rng.choice(THINGS)
+    x = _big(rng, 6, 95)
+    y = _num(rng, 1, x - 1)
+    who = rng.choice(RELATIVES)
+    story = rng.choice((
+        f"{a.name} had {x} {p}. {_cap(a.subj)} {rng.choice(PARTINGS)} {y} of {a.poss} {p}.",
+        f"{a.name} had {x} {p} in {a.poss} {rng.choice(CONTAINERS)[0]}. {_cap(a.poss)} {who} "
+        f"{rng.choice(TAKERS)} {y} of them.",
+        f"{a.name} had {x} {p}. {_cap(a.subj)} gave {a.poss} {who} {y} of the {p}.",
+        f"{a.name} has {x} {p}. {_pick(rng, NAMES, (a.name,))} {rng.choice(TAKERS)} {y} of {a.name}'s {p}.",
+    ))
+    ask = rng.choice((f"How many {p} does {a.name} have now?", f"How many {p} does {a.name} have left?",
+                      f"How many {p} are left?"))
+    if story.count(".") == 2 and "'s" not in story:
+        ask = rng.choice((ask, f"How many {p} does {a.subj} have now?"))
+    return f"{story} {ask}", f"{x} - {y}", p
+
+
+def _s_got_some(rng: random.Random) -> Problem:
+    a = _person(rng)
+    _s, p = rng.choice(THINGS)
+    x, y = _big(rng, 2, 90), _big(rng, 2, 90)
+    who = rng.choice(RELATIVES)
+    story = rng.choice((
+        f"{a.name} had {x} {p}. {_cap(a.poss)} {who} gave {a.obj} {y} more.",
+        f"{a.name} has {x} {p}. {_cap(a.subj)} {rng.choice(GAINS)} {y} more {p}.",
+        f"There were {x} {p} in the {rng.choice(CONTAINERS)[0]}. {a.name} put in {y} more.",
+    ))
+    ask = rng.choice((f"How many {p} does {a.subj} have now?", f"How many {p} are there now?",
+                      f"How many {p} in all?"))
+    if story.startswith("There"):
+        ask = f"How many {p} are in it now?"
+    return f"{story} {ask}", f"{x} + {y}", p
+
+
+def _s_two_gifts(rng: random.Random) -> Problem:
+    a = _person(rng)
+    _s, p = rng.choice(THINGS)
+    x, y, z = _num(rng, 2, 60), _num(rng, 2, 60), _num(rng, 2, 60)
+    r1, r2 = rng.sample(RELATIVES, 2)
+    return (f"{a.name} had {x} {p}. {_cap(a.poss)} {r1} gave {a.obj} {y} {p} and {a.poss} {r2} gave {a.obj} {z} "
+            f"{p}. How many {p} does {a.name} have now?", f"{x} + {y} + {z}", p)
+
+
+def _s_taken_out(rng: random.Random) -> Problem:
+    # the smaller number comes first in the text; the answer is still the larger minus the smaller
+    a = _person(rng)
+    _s, p = rng.choice(THINGS)
+    cs, _cp = rng.choice(CONTAINERS)
+    x = _big(rng, 10, 99)
+    y = _num(rng, 1, x - 1)
+    story = rng.choice((
+        f"{a.name} takes {y} {p} out of a {cs}. There were {x} {p} in the {cs} at first.",
+        f"{a.name} removed {y} {p} from the {cs}. At the start the {cs} held {x} {p}.",
+    ))
+    return f"{story} How many {p} are still in the {cs}?", f"{x} - {y}", p
+
+
+def _s_reach_a_goal(rng: random.Random) -> Problem:
+    a = _person(rng)
+    have = _big(rng, 2, 80)
+    goal = have + _num(rng, 2, 90)
+    q = rng.choice((
+        (f"{a.name} has {have} dollars. How many more dollars does {a.subj} have to save to have {goal} dollars?",
+         "dollars"),
+        (f"{a.name} has read {have} pages of a book with {goal} pages. How many pages does {a.subj} still have "
+         f"to read?", "pages"),
+        (f"{a.name} has run {have} laps. {_cap(a.subj)} wants to run {goal} laps today. How many more laps must "
+         f"{a.subj} run?", "laps"),
+    ))
+    return q[0], f"{goal} - {have}", q[1]
+
+
+def _s_will_plant(rng: random.Random) -> Problem:
+    kind, other = rng.sample(("oak trees", "pine trees", "rose bushes", "maple trees", "tulips", "apple trees"), 2)
+    place = rng.choice(("the park", "the garden", "the school yard", "the orchard"))
+    x, y, z = _big(rng, 5, 90), _num(rng, 2, 60), _num(rng, 2, 60)
+    if rng.random() < 0.5:
+        return (f"There are {x} {kind} and {z} {other} in {place} now. The gardeners will plant {y} more {kind} "
+                f"today. How many {kind} will there be when they are done?", f"{x} + {y}", kind)
+    return (f"There are {x} {kind} in {place}. The gardeners are planting more today. When they are done there "
+            f"will be {x + y} {kind}. How many {kind} are they planting?", f"{x + y} - {x}", kind)
+
+
+def _s_before_adding(rng: random.Random) -> Problem:
+    _s, p = rng.choice(THINGS)
+    y = _big(rng, 3, 90)
+    total = y + _big(rng, 3, 90)
+    q = rng.choice((
+        f"The club bought {y} new {p}. Now it has {total} {p} in all. How many {p} did it have before?",
+        f"After {rng.choice(NAMES)} added {y} {p}, the jar holds {total} {p}. How many {p} were in it before?",
+    ))
+    return q, f"{total} - {y}", p
+
+
+def _s_one_kind(rng: random.Random) -> Problem:
+    # a number about something else must be left out
+    a, b = _person(rng), _person(rng)
+    k1, k2 = rng.sample(("carrots", "potatoes", "melons", "onions", "pumpkins", "beans", "peppers"), 2)
+    x, y, z = _big(rng, 2, 90), _big(rng, 2, 90), _num(rng, 2, 60)
+    if rng.random() < 0.5:
+        return (f"{a.name} grew {x} {k1} and {z} {k2}. {b.name} grew {y} {k1}. How many {k1} did they grow in "
+                f"all?", f"{x} + {y}", k1)
+    x = x + y
+    return (f"{a.name} has {x} red and {z} green {k1}. {b.name} took {y} of the red ones. How many red {k1} "
+            f"does {a.name} have now?", f"{x} - {y}", k1)
+
+
+def _s_dozens(rng: random.Random) -> Problem:
+    a = _person(rng)
+    x = _num(rng, 2, 40)
+    what = rng.choice(("eggs", "donuts", "roses", "cookies", "pencils", "bagels"))
+    q = rng.choice((f"{a.name} bought {x} dozen {what}. How many {what} did {a.subj} buy?",
+                    f"How many {what} are in {x} dozen?"))
+    return q, f"{x} * 12", what
+
+
+def _s_per_unit(rng: random.Random) -> Problem:
+    a = _person(rng)
+    x, y = _big(rng, 2, 60), _num(rng, 2, 15)
+    q = rng.choice((
+        (f"{a.name}'s car goes {x} miles on one gallon. On a trip {a.subj} used {y} gallons. How many miles did "
+         f"{a.subj} drive?", "miles"),
+        (f"{a.name} types {x} words a minute. How many words can {a.subj} type in {y} minutes?", "words"),
+        (f"The farm picks {x} baskets from each of its {y} fields. How many baskets does it pick?", "baskets"),
+        (f"There are {x} seats in each of the {y} rows. How many seats are there?", "seats"),
+        (f"{a.name} has {y} shelves with {x} books on each of them. How many books does {a.subj} have?", "books"),
+    ))
+    return q[0], f"{x} * {y}", q[1]
+
+
+def _s_equal_parts(rng: random.Random) -> Problem:
+    a = _person(rng)
+    k, q = _num(rng, 2, 12), _big(rng, 2, 60)
+    t = k * q
+    choice = rng.choice((
+        (f"{t} people sat in equal groups at {k} tables. How many people sat at each table?", "people"),
+        (f"{a.name} split {t} stickers evenly into {k} albums. How many stickers went into each album?",
+         "stickers"),
+        (f"{a.name} walked {t} km at {k} km an hour. How many hours did {a.subj} walk?", "hours"),
+        (f"A van seats {k} children. How many vans do {t} children need?", "vans"),
+        (f"{a.name} reads {k} pages a day. How many days does {a.subj} need for {t} pages?", "days"),
+    ))
+    return choice[0], f"{t} / {k}", choice[1]
+
+
+def _s_rest_shared(rng: random.Random) -> Problem:
+    # (a - b) / c
+    a = _person(rng)
+    k, q = _num(rng, 2, 12), _num(rng, 2, 20)
+    b = _num(rng, 1, 50)
+    x = b + k * q
+    _s, p = rng.choice(THINGS)
+    baked = rng.choice(("cookies", "muffins", "rolls", "cupcakes"))
+    choice = rng.choice((
+        (f"{a.name} earned {x} dollars and spent {b} dollars on a hat. How many {k} dollar books can {a.subj} buy "
+         f"with the money left?", "books"),
+        (f"{x} people were invited to a dinner, but {b} of them did not come. Each table seats {k}. How many "
+         f"tables were used?", "tables"),
+        (f"{a.name} baked {x} {baked} and {b} of them burned. {_cap(a.subj)} put the rest into bags of {k}. How many "
+         f"bags did {a.subj} fill?", "bags"),
+        (f"{a.name} had {x} {p}. {_cap(a.subj)} kept {b} and shared the rest equally among {k} friends. How many "
+         f"{p} did each friend get?", p),
+    ))
+    return choice[0], f"({x} - {b}) / {k}", choice[1]
+
+
+def _s_sum_shared(rng: random.Random) -> Problem:
+    # (a + b) / c
+    a = _person(rng)
+    k, q = _num(rng, 2, 12), _num(rng, 2, 20)
+    x = _num(rng, 1, k * q - 1)
+    y = k * q - x
+    who = rng.choice(RELATIVES)
+    choice = rng.choice((
+        (f"{a.name} puts {k} photos on each page of an album. {_cap(a.subj)} has {x} new photos and {y} old "
+         f"ones. How many pages will {a.subj} fill?", "pages"),
+        (f"{a.name} got {x} candies from friends and {y} from {a.poss} {who}. If {a.subj} eats {k} a day, how many "
+         f"days will the candies last?", "days"),
+        (f"There are {x} boys and {y} girls in the gym. The teacher makes teams of {k}. How many teams are "
+         f"there?", "teams"),
+    ))
+    return choice[0], f"({x} + {y}) / {k}", choice[1]
+
+
+def _s_sum_times(rng: random.Random) -> Problem:
+    # (a + b) * c
+    a = _person(rng)
+    x, y, c = _num(rng, 1, 15), _num(rng, 1, 15), _num(rng, 2, 12)
+    choice = rng.choice((
+        (f"In a game {a.name} gets {c} points for each star. {_cap(a.subj)} found {x} stars in the first round "
+         f"and {y} in the second. What is {a.poss} score?", "points"),
+        (f"{a.name} sold {x} small and {y} large bowls. Each bowl cost {c} dollars. How much money did {a.subj} "
+         f"make?", "dollars"),
+        (f"{x} kids were playing, and then {y} more joined. Each kid has {c} marbles. How many marbles do they "
+         f"have in all?", "marbles"),
+    ))
+    return choice[0], f"({x} + {y}) * {c}", choice[1]
+
+
+def _s_diff_times(rng: random.Random) -> Problem:
+    # (a - b) * c
+    a = _person(rng)
+    x = _num(rng, 3, 30)
+    y, c = _num(rng, 1, x - 1), _num(rng, 2, 12)
+    choice = rng.choice((
+        (f"A team has {x} players, but {y} were sick. Each player who came scored {c} points. How many points "
+         f"did the team score?", "points"),
+        (f"{a.name} bought {x} tickets and has {y} left after the rides. Each ticket cost {c} dollars. How much "
+         f"did {a.subj} spend on the rides?", "dollars"),
+        (f"{a.name} had {x} boxes to paint and has painted {y}. Each box takes {c} minutes. How many minutes of "
+         f"work are left?", "minutes"),
+    ))
+    return choice[0], f"({x} - {y}) * {c}", choice[1]
+
+
+def _s_sum_minus(rng: random.Random) -> Problem:
+    # a + b - c, asked three ways
+    a, b = _person(rng), _person(rng)
+    x, y = _big(rng, 5, 80), _big(rng, 5, 80)
+    z = _num(rng, 1, x + y - 1)
+    _s, p = rng.choice(THINGS)
+    choice = rng.choice((
+        (f"{a.name} picked {x} {p} and {b.name} picked {y}. {z} of the {p} were bad. How many good {p} did they "
+         f"have?", f"{x} + {y} - {z}", p),
+        (f"{a.name} baked {x} muffins and {y} cookies for a sale. After the sale {a.subj} had {z} left. How many "
+         f"did {a.subj} sell?", f"{x} + {y} - {z}", "pieces"),
+        (f"{x} girls and {y} boys tried out for the choir, but only {z} were chosen. How many were not chosen?",
+         f"{x} + {y} - {z}", "children"),
+        (f"{a.name} had {x} {p} and {b.name} had {y}. They put them together and used {z}. How many {p} do they "
+         f"have left?", f"{x} + {y} - {z}", p),
+    ))
+    return choice[0], choice[1], choice[2]
+
+
+STORY_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
+    _s_spent_some, _s_got_some, _s_two_gifts, _s_taken_out, _s_reach_a_goal, _s_will_plant, _s_before_adding,
+    _s_one_kind, _s_dozens, _s_per_unit, _s_equal_parts, _s_rest_shared, _s_sum_shared, _s_sum_times,
+    _s_diff_times, _s_sum_minus,
+)
+
+
 ARITHMETIC_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
     _p_add_gift, _p_add_total, _p_add_three, _p_sub_left, _p_sub_compare, _p_sub_missing, _p_sub_spent,
     _p_mul_groups, _p_mul_price, _p_mul_rate, _p_div_share, _p_div_pack, _p_div_unit_price, _p_two_step,
@@ -536,15 +811,19 @@ ARITHMETIC_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
     _p_change, _p_price_two_kinds, _p_each_person, _p_need_more, _p_give_each, _p_lose_then_gain, _p_mixed_groups,
     _p_times_as_many, _p_packs_for_people, _p_loads, _p_days_to_finish, _p_sold_two_days, _p_spent_on_two,
     _p_rest_into_boxes, _p_before_spending, _p_rest_of_group, _p_free_kids, _p_gave_how_many, _p_each_costs_total,
-    _p_ja_total,
+    _p_ja_total, *STORY_TEMPLATES,
 )
 
 
-def arithmetic_problems(n: int, rng: random.Random) -> list[QAItem]:
-    """``n`` word problems with a Calculator call each; the answer starts with the number."""
+def arithmetic_problems(n: int, rng: random.Random, story_share: float = 0.0) -> list[QAItem]:
+    """``n`` word problems with a Calculator call each; the answer starts with the number.
+
+    ``story_share`` of them (on top of their share of all templates) come from the pronoun stories.
+    """
     items: list[QAItem] = []
     while len(items) < n:
-        question, expr, unit = rng.choice(ARITHMETIC_TEMPLATES)(rng)
+        pool = STORY_TEMPLATES if rng.random() < story_share else ARITHMETIC_TEMPLATES
+        question, expr, unit = rng.choice(pool)(rng)
         value = _value(expr)
         if value.startswith("-"):
             continue

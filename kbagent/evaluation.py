@@ -438,7 +438,7 @@ def evaluate(
     for tools in modes:
         lm = model if tools or not hasattr(model, "tokenizer") else CallsDisabled(model)
         agent = build_agent(searcher, config=config, model=lm, tools=tools, plugins=False, clock=clock,
-                            max_tokens=48)
+                            max_tokens=96)
         for name, items in plan.sets.items():
             def step(done: int, total: int, name: str = name, tools: bool = tools) -> None:
                 if progress:

@@ -1155,6 +1155,8 @@ class DataSettings:
     note_texts: int = 30
     note_questions: int = 100
     arithmetic_questions: int = 100
+    # share of arithmetic questions drawn from the pronoun stories (on top of their share of all templates)
+    story_share: float = 0.25
     date_questions: int = 40
     arithmetic_texts: int = 10
     dated_texts: int = 10
@@ -1183,7 +1185,7 @@ def builtin_sources(settings: DataSettings, rng: random.Random) -> tuple[list[QA
     """Questions and texts from the generated arithmetic/date corpora (see :mod:`kbagent.corpora`)."""
     from kbagent import corpora
 
-    qa = corpora.arithmetic_problems(settings.arithmetic_questions, rng)
+    qa = corpora.arithmetic_problems(settings.arithmetic_questions, rng, settings.story_share)
     qa += corpora.date_questions(settings.date_questions, rng)
     texts = [SourceText(t.text, ("Calculator",), "corpus:arithmetic") for t in
              corpora.arithmetic_texts(settings.arithmetic_texts, rng)]

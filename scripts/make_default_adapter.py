@@ -36,7 +36,9 @@ def main() -> int:
     ap.add_argument("--per-page", type=int, default=3, help="questions per page that need one Search")
     ap.add_argument("--compound", type=float, default=0.5,
                     help="share of pages that also get a Search-then-Calculator question")
-    ap.add_argument("--arithmetic", type=int, default=1200)
+    ap.add_argument("--arithmetic", type=int, default=1600)
+    ap.add_argument("--stories", type=float, default=0.25,
+                    help="extra share of arithmetic questions told with pronouns (several wordings per kind)")
     ap.add_argument("--dates", type=int, default=200)
     ap.add_argument("--note-texts", type=int, default=4)
     ap.add_argument("--arithmetic-texts", type=int, default=3)
@@ -46,7 +48,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=3, help="calls per position (paper: 5)")
     ap.add_argument("--calc-top-k", type=int, default=3, help="calculator positions per text (paper: 20)")
     ap.add_argument("--calc-samples", type=int, default=3, help="calculator calls per position (paper: 10)")
-    ap.add_argument("--steps", type=int, default=360)
+    ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
@@ -97,7 +99,8 @@ def main() -> int:
         examples = T.read_jsonl(data_file)
         summary = json.loads((args.work / "data-summary.json").read_text(encoding="utf-8"))
     else:
-        settings = T.DataSettings(arithmetic_questions=args.arithmetic, date_questions=args.dates,
+        settings = T.DataSettings(arithmetic_questions=args.arithmetic, story_share=args.stories,
+                                  date_questions=args.dates,
                                   arithmetic_texts=args.arithmetic_texts, dated_texts=args.dated_texts,
                                   seed=args.seed)
         qa_items, texts = T.builtin_sources(settings, rng)

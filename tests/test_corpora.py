@@ -53,3 +53,15 @@ def test_calendar_date_questions_are_answered_by_the_calendars_own_words() -> No
         assert item.gold in result or item.gold in C.JA_WEEKDAYS, (item.question, result)
         if item.gold in C.JA_WEEKDAYS:
             assert C.WEEKDAYS[C.JA_WEEKDAYS.index(item.gold)] in result
+
+
+def test_story_problems_use_the_numbers_they_tell_and_pronouns_that_fit() -> None:
+    rng = random.Random(6)
+    for _ in range(400):
+        question, expression, _unit = rng.choice(C.STORY_TEMPLATES)(rng)
+        assert all(n in _numbers(question) or n == "12" for n in _numbers(expression)), (question, expression)
+        assert not Calculator()(expression).startswith("-") or "-" in question
+        words = set(question.lower().replace(".", " ").replace("?", " ").replace("'s", "").split())
+        first = question.split()[0].removesuffix("'s")
+        if first in C.NAMES:  # the pronouns refer to the first person named
+            assert not words & ({"he", "him", "his"} if first in C.FEMALE else {"she", "her"}), question
