@@ -634,6 +634,7 @@ def eval_(
         Path | None, typer.Option(help="JSONL word problems {question, answer} (default: the bundled SVAMP-style set).")
     ] = None,
     limit: Annotated[int, typer.Option(help="Questions per set.")] = 50,
+    seed: Annotated[int, typer.Option(help="Which seeded sample of MAWPS, the word problems and TRAM.")] = 0,
     sets: Annotated[
         str, typer.Option(help="Which sets: arithmetic,svamp,dates,tram,notes.")
     ] = "arithmetic,svamp,dates,tram,notes",
@@ -676,7 +677,7 @@ def eval_(
             else:
                 note_items = E.questions_from_index(kb.chunks(), limit)
             plan = E.default_plan(mawps=mawps, tram=tram, note_questions=note_items, limit=limit,
-                                  problems=problems or E.SVAMP_STYLE,
+                                  seed=seed, problems=problems or E.SVAMP_STYLE,
                                   with_tools=not no_tools, without_tools=not tools_only,
                                   kinds=[k.strip() for k in sets.split(",") if k.strip()])
         except (ValueError, OSError) as exc:
