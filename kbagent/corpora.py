@@ -559,6 +559,12 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _worded(rng: random.Random, wordings: tuple[tuple[str, str], ...], expression: str) -> Problem:
+    """One of several (question, unit) wordings of the same problem, with its expression."""
+    question, unit = rng.choice(wordings)
+    return question, expression, unit
+
+
 def _s_spent_some(rng: random.Random) -> Problem:
     a = _person(rng)
     _s, p = rng.choice(THINGS)
@@ -623,15 +629,14 @@ def _s_reach_a_goal(rng: random.Random) -> Problem:
     a = _person(rng)
     have = _big(rng, 2, 80)
     goal = have + _num(rng, 2, 90)
-    q = rng.choice((
+    return _worded(rng, (
         (f"{a.name} has {have} dollars. How many more dollars does {a.subj} have to save to have {goal} dollars?",
          "dollars"),
         (f"{a.name} has read {have} pages of a book with {goal} pages. How many pages does {a.subj} still have "
          f"to read?", "pages"),
         (f"{a.name} has run {have} laps. {_cap(a.subj)} wants to run {goal} laps today. How many more laps must "
          f"{a.subj} run?", "laps"),
-    ))
-    return q[0], f"{goal} - {have}", q[1]
+    ), f"{goal} - {have}")
 
 
 def _s_will_plant(rng: random.Random) -> Problem:
@@ -681,30 +686,28 @@ def _s_dozens(rng: random.Random) -> Problem:
 def _s_per_unit(rng: random.Random) -> Problem:
     a = _person(rng)
     x, y = _big(rng, 2, 60), _num(rng, 2, 15)
-    q = rng.choice((
+    return _worded(rng, (
         (f"{a.name}'s car goes {x} miles on one gallon. On a trip {a.subj} used {y} gallons. How many miles did "
          f"{a.subj} drive?", "miles"),
         (f"{a.name} types {x} words a minute. How many words can {a.subj} type in {y} minutes?", "words"),
         (f"The farm picks {x} baskets from each of its {y} fields. How many baskets does it pick?", "baskets"),
         (f"There are {x} seats in each of the {y} rows. How many seats are there?", "seats"),
         (f"{a.name} has {y} shelves with {x} books on each of them. How many books does {a.subj} have?", "books"),
-    ))
-    return q[0], f"{x} * {y}", q[1]
+    ), f"{x} * {y}")
 
 
 def _s_equal_parts(rng: random.Random) -> Problem:
     a = _person(rng)
     k, q = _num(rng, 2, 12), _big(rng, 2, 60)
     t = k * q
-    choice = rng.choice((
+    return _worded(rng, (
         (f"{t} people sat in equal groups at {k} tables. How many people sat at each table?", "people"),
         (f"{a.name} split {t} stickers evenly into {k} albums. How many stickers went into each album?",
          "stickers"),
         (f"{a.name} walked {t} km at {k} km an hour. How many hours did {a.subj} walk?", "hours"),
         (f"A van seats {k} children. How many vans do {t} children need?", "vans"),
         (f"{a.name} reads {k} pages a day. How many days does {a.subj} need for {t} pages?", "days"),
-    ))
-    return choice[0], f"{t} / {k}", choice[1]
+    ), f"{t} / {k}")
 
 
 def _s_rest_shared(rng: random.Random) -> Problem:
@@ -715,7 +718,7 @@ def _s_rest_shared(rng: random.Random) -> Problem:
     x = b + k * q
     _s, p = rng.choice(THINGS)
     baked = rng.choice(("cookies", "muffins", "rolls", "cupcakes"))
-    choice = rng.choice((
+    return _worded(rng, (
         (f"{a.name} earned {x} dollars and spent {b} dollars on a hat. How many {k} dollar books can {a.subj} buy "
          f"with the money left?", "books"),
         (f"{x} people were invited to a dinner, but {b} of them did not come. Each table seats {k}. How many "
@@ -724,8 +727,7 @@ def _s_rest_shared(rng: random.Random) -> Problem:
          f"bags did {a.subj} fill?", "bags"),
         (f"{a.name} had {x} {p}. {_cap(a.subj)} kept {b} and shared the rest equally among {k} friends. How many "
          f"{p} did each friend get?", p),
-    ))
-    return choice[0], f"({x} - {b}) / {k}", choice[1]
+    ), f"({x} - {b}) / {k}")
 
 
 def _s_sum_shared(rng: random.Random) -> Problem:
@@ -735,30 +737,28 @@ def _s_sum_shared(rng: random.Random) -> Problem:
     x = _num(rng, 1, k * q - 1)
     y = k * q - x
     who = rng.choice(RELATIVES)
-    choice = rng.choice((
+    return _worded(rng, (
         (f"{a.name} puts {k} photos on each page of an album. {_cap(a.subj)} has {x} new photos and {y} old "
          f"ones. How many pages will {a.subj} fill?", "pages"),
         (f"{a.name} got {x} candies from friends and {y} from {a.poss} {who}. If {a.subj} eats {k} a day, how many "
          f"days will the candies last?", "days"),
         (f"There are {x} boys and {y} girls in the gym. The teacher makes teams of {k}. How many teams are "
          f"there?", "teams"),
-    ))
-    return choice[0], f"({x} + {y}) / {k}", choice[1]
+    ), f"({x} + {y}) / {k}")
 
 
 def _s_sum_times(rng: random.Random) -> Problem:
     # (a + b) * c
     a = _person(rng)
     x, y, c = _num(rng, 1, 15), _num(rng, 1, 15), _num(rng, 2, 12)
-    choice = rng.choice((
+    return _worded(rng, (
         (f"In a game {a.name} gets {c} points for each star. {_cap(a.subj)} found {x} stars in the first round "
          f"and {y} in the second. What is {a.poss} score?", "points"),
         (f"{a.name} sold {x} small and {y} large bowls. Each bowl cost {c} dollars. How much money did {a.subj} "
          f"make?", "dollars"),
         (f"{x} kids were playing, and then {y} more joined. Each kid has {c} marbles. How many marbles do they "
          f"have in all?", "marbles"),
-    ))
-    return choice[0], f"({x} + {y}) * {c}", choice[1]
+    ), f"({x} + {y}) * {c}")
 
 
 def _s_diff_times(rng: random.Random) -> Problem:
@@ -766,24 +766,23 @@ def _s_diff_times(rng: random.Random) -> Problem:
     a = _person(rng)
     x = _num(rng, 3, 30)
     y, c = _num(rng, 1, x - 1), _num(rng, 2, 12)
-    choice = rng.choice((
+    return _worded(rng, (
         (f"A team has {x} players, but {y} were sick. Each player who came scored {c} points. How many points "
          f"did the team score?", "points"),
         (f"{a.name} bought {x} tickets and has {y} left after the rides. Each ticket cost {c} dollars. How much "
          f"did {a.subj} spend on the rides?", "dollars"),
         (f"{a.name} had {x} boxes to paint and has painted {y}. Each box takes {c} minutes. How many minutes of "
          f"work are left?", "minutes"),
-    ))
-    return choice[0], f"({x} - {y}) * {c}", choice[1]
+    ), f"({x} - {y}) * {c}")
 
 
 def _s_sum_minus(rng: random.Random) -> Problem:
-    # a + b - c, asked three ways
+    # a + b - c, told four ways
     a, b = _person(rng), _person(rng)
     x, y = _big(rng, 5, 80), _big(rng, 5, 80)
     z = _num(rng, 1, x + y - 1)
     _s, p = rng.choice(THINGS)
-    choice = rng.choice((
+    return rng.choice((
         (f"{a.name} picked {x} {p} and {b.name} picked {y}. {z} of the {p} were bad. How many good {p} did they "
          f"have?", f"{x} + {y} - {z}", p),
         (f"{a.name} baked {x} muffins and {y} cookies for a sale. After the sale {a.subj} had {z} left. How many "
@@ -793,7 +792,6 @@ def _s_sum_minus(rng: random.Random) -> Problem:
         (f"{a.name} had {x} {p} and {b.name} had {y}. They put them together and used {z}. How many {p} do they "
          f"have left?", f"{x} + {y} - {z}", p),
     ))
-    return choice[0], choice[1], choice[2]
 
 
 STORY_TEMPLATES: tuple[Callable[[random.Random], Problem], ...] = (
