@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kbagent.knowledgebase import Hit
 from kbagent.microformat import ARROWS, PendingCall, neutralize, pending_call, strip_calls
 from kbagent.models import LanguageModel, Message, Prompt
-from kbagent.tools import Searcher, Tool, ToolContext, load_tools, run_tool
+from kbagent.tools import CallContext, Searcher, Tool, ToolContext, load_tools, run_tool
 
 if TYPE_CHECKING:
     from kbagent.config import Config
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 END_STOPS = ("\nQuestion:", "\n\n")
 # Chat models end their turn themselves and may write paragraphs.
 CHAT_END_STOPS = ("\nQuestion:",)
-MAX_RESULT_CHARS = 600
+# Results are sized by the tools themselves (Search and Find count tokens); this only bounds plugins.
+MAX_RESULT_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,7 @@ class Agent:
         calls: list[CallRecord] = []
         sources: dict[tuple[str, str], Hit] = {}
         executed = 0
+        recent: list[Hit] = []  # pages of this answer's Searches, the latest first (Find looks there)
         reason = "eos"
         stops = (*ARROWS, *self.end_stops) if self.tools else self.end_stops
         while True:
@@ -280,8 +282,10 @@ class Agent:
                 refusal = f"Error: no more tool calls (limit {self.max_calls})"
                 record = CallRecord(pending.tool, pending.argument, refusal, 0.0, ok=False)
             else:
-                record, hits, ran = self._run(pending)
+                record, hits, ran = self._run(pending, CallContext(question, tuple(recent)))
                 executed += ran
+                if pending.tool == "Search" and hits:
+                    recent[:0] = [h for h in hits if h not in recent]
                 for h in hits:
                     sources.setdefault((h.source, h.doc_id), h)
             calls.append(record)
@@ -301,7 +305,7 @@ class Agent:
         )
         yield Done(answer)
 
-    def _run(self, call: PendingCall) -> tuple[CallRecord, tuple[Hit, ...], bool]:
+    def _run(self, call: PendingCall, context: CallContext | None = None) -> tuple[CallRecord, tuple[Hit, ...], bool]:
         """Run one call; every failure becomes a visible ``Error: …`` result. Also: did a tool run?"""
         if call.error is not None:
             return CallRecord(call.tool, call.argument, f"Error: {call.error}", 0.0, ok=False), (), False
@@ -312,7 +316,7 @@ class Agent:
             return CallRecord(call.tool, call.argument, result, 0.0, ok=False), (), False
         t0 = time.perf_counter()
         try:
-            out = run_tool(tool, call.argument)
+            out = run_tool(tool, call.argument, context)
             result, hits, ok = out.text, out.sources, not out.text.startswith("Error:")
         except Exception as exc:  # a failing tool must not end the answer
             from kbagent.credentials import redact
@@ -349,7 +353,8 @@ def build_agent(
     """
     from kbagent.config import load_config
     from kbagent.models import load_language_model
-    from kbagent.tools import Search
+    from kbagent.reading import LineSelector, tokenizer_counter
+    from kbagent.tools import Find, Search
 
     config = config or getattr(searcher, "config", None) or load_config()
     lm = model if model is not None and not isinstance(model, str) else load_language_model(model, config)
@@ -358,8 +363,13 @@ def build_agent(
         tz = timezone or config.get("calendar.timezone")
         context = ToolContext(searcher=searcher, clock=clock or _now, tz=tz, settings=config.raw)
         toolset = load_tools(context, plugins=plugins, only=only_tools)
+        # the result texts are counted in the answering model's own tokens, lines chosen with the
+        # knowledge base's embedder where there is one (it carries cross-language questions)
+        selector = LineSelector(tokenizer_counter(lm), getattr(searcher, "query_embedder", None))
         if searcher is not None and "Search" in toolset:
-            toolset["Search"] = Search(searcher, k=search_k)
+            toolset["Search"] = Search(searcher, k=search_k, selector=selector)
+        if searcher is not None and "Find" in toolset:
+            toolset["Find"] = Find(searcher, selector=selector)
     chat = getattr(getattr(lm, "settings", None), "chat", False)
     return Agent(lm, toolset, max_calls=max_calls, max_tokens=max_tokens, call_top_k=call_top_k,
                  end_stops=CHAT_END_STOPS if chat else END_STOPS,

@@ -146,6 +146,13 @@ class Catalog:
             out.update({r[0]: ChunkRecord(*r) for r in self.conn.execute(q, part)})
         return out
 
+    def page_text(self, source: str, doc_id: str) -> str:
+        """A page's chunks joined in order."""
+        rows = self.conn.execute(
+            "SELECT text FROM chunks WHERE source=? AND doc_id=? ORDER BY ordinal", (source, doc_id)
+        )
+        return "\n".join(r[0] for r in rows)
+
     def iter_chunks(self, source: str | None = None) -> Iterator[ChunkRecord]:
         """Every stored chunk (of one source)."""
         q = "SELECT chunk_id, source, doc_id, ordinal, title, url, text FROM chunks"

@@ -551,6 +551,10 @@ class KnowledgeBase:
 
         return build_agent(self, config=self.config, **options)
 
+    def page_text(self, source: str, doc_id: str) -> str:
+        """A page's whole text: its chunks in order (empty when the page is not indexed)."""
+        return self.catalog.page_text(source, doc_id)
+
     def chunks(self, source: str | None = None) -> Iterator[ChunkRecord]:
         """Every stored chunk (used by training to read the user's notes)."""
         return self.catalog.iter_chunks(source)

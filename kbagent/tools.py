@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, localcontext
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kbagent.knowledgebase import Hit
 from kbagent.microformat import neutralize, unquote
+from kbagent.reading import GAP, LineSelector, page_units, shares
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,24 @@ class Searcher(Protocol):
         ...
 
 
-def run_tool(tool: Tool, input: str) -> ToolOutput:
-    """Call a tool, with its sources if it can cite them."""
+@dataclass(frozen=True)
+class CallContext:
+    """What a tool may know about the answer it is called in: the user's question, pages found so far.
+
+    ``pages`` are the hits of this answer's earlier Searches, the latest Search's first; Find looks
+    inside them. Only the agent builds this; note text never reaches it except as page content.
+    """
+
+    question: str = ""
+    pages: tuple[Hit, ...] = ()
+
+
+def run_tool(tool: Tool, input: str, context: CallContext | None = None) -> ToolOutput:
+    """Call a tool, with its sources if it can cite them (and the answer's context if it reads it)."""
+    run_in = getattr(tool, "run_in", None)
+    if context is not None and callable(run_in):
+        out = run_in(input, context)
+        return out if isinstance(out, ToolOutput) else ToolOutput(str(out))
     run = getattr(tool, "run", None)
     if callable(run):
         out = run(input)
@@ -68,34 +85,99 @@ def run_tool(tool: Tool, input: str) -> ToolOutput:
     return ToolOutput(str(tool(input)))
 
 
+class PageReader(Protocol):
+    """A searcher that can also give a page's whole text (the knowledge base)."""
+
+    def page_text(self, source: str, doc_id: str) -> str:
+        """The page's text (its chunks in order); empty when the page is unknown."""
+        ...
+
+
+def page_text(searcher: object, hit: Hit) -> str:
+    """A hit's whole page when the searcher can read pages, else the hit's own chunk."""
+    read = getattr(searcher, "page_text", None)
+    if callable(read):
+        text = read(hit.source, hit.doc_id)
+        if isinstance(text, str) and text.strip():
+            return text
+    return hit.text
+
+
+def fuse_rankings(*rankings: Sequence[Hit], k: int, c: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion of several hit lists (by page); the first list wins ties."""
+    scores: dict[tuple[str, str], float] = {}
+    first: dict[tuple[str, str], Hit] = {}
+    for ranking in rankings:
+        for rank, h in enumerate(ranking):
+            key = (h.source, h.doc_id)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (c + rank + 1)
+            first.setdefault(key, h)
+    order = sorted(scores, key=lambda key: -scores[key])
+    return [first[key] for key in order[:k]]
+
+
 # --- Search ------------------------------------------------------------------------------------
+
+SEARCH_BUDGET = 200  # tokens of the answering model for all hits of one Search result
 
 
 class Search:
-    """``Search(query)``: the top snippets of the knowledge base, with their page titles."""
+    """``Search(query)``: the best pages for a query and, from each, the lines that answer the question."""
 
     name = "Search"
     description = "Search(query) finds passages in your notes; returns the best snippets with page titles."
 
-    def __init__(self, searcher: Searcher, k: int = 3, snippet_chars: int = 160) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        k: int = 3,
+        snippet_chars: int = 160,
+        *,
+        selector: LineSelector | None = None,
+        budget: int = SEARCH_BUDGET,
+        with_question: bool = True,
+    ) -> None:
         self.searcher = searcher
         self.k = k
         self.snippet_chars = snippet_chars
+        self.selector = selector or LineSelector()
+        self.budget = budget
+        self.with_question = with_question
 
     def __call__(self, input: str) -> str:
-        """The compact result text for a query."""
+        """The result text for a query."""
         return self.run(input).text
 
     def run(self, input: str) -> ToolOutput:
         """Search and keep the hits, so that the answer can link the pages it used."""
+        return self.run_in(input, CallContext())
+
+    def run_in(self, input: str, context: CallContext) -> ToolOutput:
+        """Search with the model's query (fused with the user's question) and show the lines that matter."""
         query = unquote(input)
         if not query:
             return ToolOutput("Error: empty search query")
         hits = self.searcher.search(query, self.k)
+        question = " ".join(context.question.split())
+        if self.with_question and question and question != query:
+            hits = fuse_rankings(hits, self.searcher.search(question, self.k), k=self.k)
         if not hits:
             return ToolOutput(f"No results for {query!r}.")
-        parts = [f"({i}) {_one_line(h.title) or h.doc_id}: {self._snippet(h)}" for i, h in enumerate(hits, 1)]
-        return ToolOutput(neutralize(" ".join(parts)), tuple(hits))
+        return ToolOutput(neutralize(self.render(hits, question or query, query)), tuple(hits))
+
+    def render(self, hits: Sequence[Hit], question: str, query: str) -> str:
+        """``(1) Title: lines … (2) Title: lines``: the best page gets the most room."""
+        parts: list[str] = []
+        spare = 0.0
+        for i, (h, share) in enumerate(zip(hits, shares(len(hits)), strict=True), 1):
+            title = _one_line(h.title) or h.doc_id
+            room = int(self.budget * share + spare)
+            # only the best page's lines may be embedded: it gets the most room and the cost is per line
+            view = self.selector.view(title, page_text(self.searcher, h), question, query, room, embed=i == 1)
+            shown = view.text or self._snippet(h)
+            spare = max(0.0, room - self.selector.count_tokens(f"({i}) {title}: {shown}"))
+            parts.append(f"({i}) {title}: {shown}")
+        return " ".join(parts)
 
     def _snippet(self, hit: Hit) -> str:
         text = _one_line(hit.snippet or hit.text)
@@ -106,6 +188,115 @@ class Search:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+# --- Find --------------------------------------------------------------------------------------
+
+FIND_BUDGET = 160
+
+
+class Find:
+    """``Find("term")``: the lines around each occurrence of a term in the pages just searched.
+
+    ``Find("term", "Page title")`` looks in that page instead. Matching ignores case and character
+    width; for CJK terms with no exact occurrence, lines sharing most of the term's character
+    pairs count as near matches. This is the Ctrl+F the model presses inside a page.
+    """
+
+    name = "Find"
+    description = 'Find("term") shows the lines around each occurrence of a term in the pages just searched.'
+
+    def __init__(self, searcher: Searcher, *, selector: LineSelector | None = None, budget: int = FIND_BUDGET,
+                 context_lines: int = 1) -> None:
+        self.searcher = searcher
+        self.selector = selector or LineSelector()
+        self.budget = budget
+        self.context_lines = context_lines
+
+    def __call__(self, input: str) -> str:
+        """The result text for a term (no earlier Search: the term is searched first)."""
+        return self.run_in(input, CallContext()).text
+
+    def run_in(self, input: str, context: CallContext) -> ToolOutput:
+        """Find the term in the named page, else in the pages of this answer's Searches."""
+        term, page = _find_arguments(input)
+        if not term:
+            return ToolOutput("Error: Find needs a term, e.g. Find(\"fare\")")
+        if page:
+            pages = [h for h in self.searcher.search(page, 5) if _same(h.title, page)][:1]
+            if not pages:
+                return ToolOutput(f"No page titled {page!r}.")
+        else:
+            pages = list(context.pages[:3]) or self.searcher.search(term, 3)
+        if not pages:
+            return ToolOutput(f"No results for {term!r}.")
+        parts: list[str] = []
+        used = 0
+        found: list[Hit] = []
+        for i, h in enumerate(pages, 1):
+            units = page_units(page_text(self.searcher, h), h.title)
+            rows = occurrences(units, term)
+            if not rows:
+                continue
+            keep: set[int] = set()
+            for r in rows:
+                keep.update(range(max(0, r - self.context_lines), min(len(units), r + self.context_lines + 1)))
+            lines = [units[j] if j == 0 or j - 1 in keep else GAP.strip() + " " + units[j] for j in sorted(keep)]
+            text = f"({i}) {_one_line(h.title)}: " + " ".join(lines)
+            cost = self.selector.count_tokens(text)
+            if used and used + cost > self.budget:
+                break
+            if cost > self.budget:
+                text = text[: max(40, len(text) * self.budget // cost)].rstrip() + "…"
+                cost = self.budget
+            parts.append(text)
+            used += cost
+            found.append(h)
+        if not parts:
+            titles = ", ".join(_one_line(h.title) for h in pages)
+            return ToolOutput(neutralize(f"No line contains {term!r} in {titles}."))
+        return ToolOutput(neutralize(" ".join(parts)), tuple(found))
+
+
+def _find_arguments(input: str) -> tuple[str, str]:
+    """``"term"`` or ``"term", "Page"`` (quotes optional for a single term)."""
+    quoted = re.findall(r'"([^"]*)"|「([^」]*)」|“([^”]*)”', input)
+    values = [next(v for v in q if v) for q in quoted if any(q)]
+    if len(values) >= 2:
+        return values[0].strip(), values[1].strip()
+    if values:
+        return values[0].strip(), ""
+    return unquote(input).strip(), ""
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(_fold(a).split()) == " ".join(_fold(b).split())
+
+
+def occurrences(units: Sequence[str], term: str) -> list[int]:
+    """The units holding the term: exactly (case/width folded), else every word, else most CJK pairs."""
+    t = " ".join(_fold(term).split())
+    if not t:
+        return []
+    folded = [_fold(u) for u in units]
+    exact = [i for i, u in enumerate(folded) if t in u]
+    if exact:
+        return exact
+    words = t.split()
+    if len(words) > 1:
+        every = [i for i, u in enumerate(folded) if all(w in u for w in words)]
+        if every:
+            return every
+    compact = t.replace(" ", "")
+    pairs = {compact[i : i + 2] for i in range(len(compact) - 1)}
+    if len(pairs) < 2:
+        return []
+    need = max(2, math.ceil(0.6 * len(pairs)))
+    return [i for i, u in enumerate(folded) if sum(p in u for p in pairs) >= need]
 
 
 # --- Calculator --------------------------------------------------------------------------------
@@ -435,10 +626,11 @@ ToolFactory = Callable[[ToolContext], Tool]
 
 
 def builtin_tools(context: ToolContext) -> list[Tool]:
-    """Search (when there is something to search), Calculator and Calendar."""
+    """Search and Find (when there is something to search), Calculator and Calendar."""
     tools: list[Tool] = []
     if context.searcher is not None:
         tools.append(Search(context.searcher))
+        tools.append(Find(context.searcher))
     tools.append(Calculator())
     tools.append(Calendar(context.clock, context.tz))
     return tools

@@ -129,7 +129,7 @@ def test_result_with_brackets_and_call_syntax_is_neutralised() -> None:
     answer = Agent(model, tools(searcher=searcher)).ask("What is in my draft?")
     [call] = answer.calls
     assert "［Search(" in call.result and "[" not in call.result and "]" not in call.result
-    assert searcher.queries == ["draft"]
+    assert searcher.queries == ["draft", "What is in my draft?"]  # the model's query, then the question
     # the whole answer parses as exactly the one call the model made
     assert [c.tool for c in parse_calls(answer.text)] == ["Search"]
 
@@ -225,7 +225,7 @@ def test_note_with_call_syntax_is_searched_and_quoted_without_running_anything(i
     model = ScriptedModel('[Search("travel budget") →', quote_result, ".")
     with injected_kb:
         answer = Agent(model, [Search(Recording()), calc]).ask("What is my travel budget?")
-    assert queries == ["travel budget"] and calc.calls == 0
+    assert queries == ["travel budget", "What is my travel budget?"] and calc.calls == 0
     assert [c.tool for c in answer.calls] == ["Search"]
     assert answer.sources[0].title == "Travel budget"
     assert "1200 euros" in answer.text and "Calculator(999*999) ⇒ 998001" in answer.text
@@ -240,6 +240,6 @@ def test_build_agent_wires_the_knowledge_base_clock_and_time_zone(tmp_path: Path
     late_utc = datetime(2026, 11, 21, 20, 0, tzinfo=ZoneInfo("UTC"))
     model = ScriptedModel("[Calendar() →", " ok")
     agent = build_agent(FixedSearcher(), config=config, model=model, clock=lambda: late_utc, plugins=False)
-    assert list(agent.tools) == ["Search", "Calculator", "Calendar"]
+    assert list(agent.tools) == ["Search", "Find", "Calculator", "Calendar"]
     assert agent.ask("What day is it?").calls[0].result == "Today is Sunday, November 22, 2026."
     assert build_agent(FixedSearcher(), config=config, model=model, tools=False).tools == {}
