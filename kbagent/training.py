@@ -844,6 +844,9 @@ class FinetuneSettings:
     seed: int = 0
     checkpoint_every: int = 25
     base_fraction: float = 0.15
+    # an adapter folder (same rank and modules) to start from: new skills are added to a trained
+    # adapter without paying again for the steps that taught the old ones
+    init_adapter: str = ""
 
 
 @dataclass(frozen=True)
@@ -960,6 +963,9 @@ def finetune(
         target_modules=list(settings.target_modules), task_type="CAUSAL_LM",
     )
     model = get_peft_model(lm.model, config)
+    if settings.init_adapter:
+        start = load_file(str(Path(settings.init_adapter) / "adapter_model.safetensors"))
+        set_peft_model_state_dict(model, {k: v.float() for k, v in start.items()})
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optim = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)

@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,15 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--max-tokens", type=int, default=256,
                     help="tokens per training sequence (a note question with its Search result needs ~220)")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                    help="folder with jaquad-train, cmrc2018-train, gsm8k-train, logseq-docs (their train splits only)")
+    ap.add_argument("--reading-ja", type=int, default=700, help="JaQuAD reading examples")
+    ap.add_argument("--reading-zh", type=int, default=700, help="CMRC 2018 reading examples")
+    ap.add_argument("--reading-en", type=int, default=200, help="questions about Logseq documentation pages")
+    ap.add_argument("--gsm8k", type=int, default=600, help="GSM8K problems as Calculator chains")
+    ap.add_argument("--articles", type=int, default=260, help="articles per reading set indexed (distractors)")
+    ap.add_argument("--init-adapter", type=Path, default=None,
+                    help="start from this adapter (e.g. the shipped one) instead of a fresh LoRA")
     ap.add_argument("--reuse-data", action="store_true", help="train on the work folder's data.jsonl")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
@@ -116,10 +126,13 @@ def main() -> int:
                       f"{dict(gen.stats.kept)} qa {dict(gen.stats.qa_kept)}", file=sys.stderr, flush=True)
 
         examples = T.generate(gen, qa_items, texts, progress=progress)
+        mix, mix_stats = skills_mix(args, kb, lm, rng)
+        examples += mix
         seconds = time.perf_counter() - t0
         summary = {**gen.stats.to_dict(), "generation_seconds": round(seconds, 1),
                    "items_per_second": round((len(qa_items) + len(texts)) / seconds, 3),
-                   "qa_items": len(qa_items), "texts": len(texts), "kept_examples": len(examples)}
+                   "qa_items": len(qa_items), "texts": len(texts), "kept_examples": len(examples),
+                   "skills_mix": mix_stats}
         T.write_jsonl(data_file, examples)
         (args.work / "data-summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(json.dumps(summary, indent=2))
@@ -128,13 +141,21 @@ def main() -> int:
 
     plain = [p.text for p in pages]
     if args.plain.is_dir():
-        for f in sorted(args.plain.glob("*.md"))[:120]:
-            text = f.read_text(encoding="utf-8", errors="replace").strip()
-            if len(text) > 200:
-                plain.append(text[:600])
+        # Logseq documentation pages of the train split only: dev/test pages are asked about in evaluation
+        from kbagent.connectors import open_path
+
+        from kbagent.documents import Document
+        from kbagent.splits import is_training
+
+        docs = [d for d in open_path(args.plain.parent, source="logseq-docs").scan({})
+                if isinstance(d, Document) and is_training("logseq-docs", d.title)]
+        for d in sorted(docs, key=lambda d: d.id)[:120]:
+            if len(d.text.strip()) > 200:
+                plain.append(d.text.strip()[:600])
     base, heldout = T.split_plain(plain, 12, random.Random(args.seed))
     ft = T.FinetuneSettings(steps=args.steps, batch_size=args.batch_size, rank=args.rank, alpha=2 * args.rank,
-                            learning_rate=args.lr, seed=args.seed, max_tokens=args.max_tokens)
+                            learning_rate=args.lr, seed=args.seed, max_tokens=args.max_tokens,
+                            init_adapter=str(args.init_adapter or ""))
     t0 = time.perf_counter()
 
     def show(p: T.TrainProgress) -> None:
@@ -148,6 +169,67 @@ def main() -> int:
     report = T.finetune(lm, examples, base, heldout, args.out, args.work / "checkpoints", ft, show, info)
     print(json.dumps(report.to_dict(), indent=2))
     return 0
+
+
+def skills_mix(args: argparse.Namespace, kb: Any, lm: Any, rng: random.Random) -> tuple[list[Any], dict[str, Any]]:
+    """Reading (ja, zh, en), not-in-your-notes and GSM8K examples from the data sets' train splits."""
+    from kbagent.connectors import open_path
+    from kbagent.connectors.documents import DocumentsConnector
+
+    from kbagent.documents import Document
+    from kbagent.reading import LineSelector, tokenizer_counter
+    from kbagent.splits import is_training
+    from kbagent.tools import Find, Search
+    from kbagent.training import note_qa_items
+    from kbagent.training_mix import (
+        MixStats,
+        ReadingItem,
+        calculator_example,
+        gsm8k_problems,
+        paragraph_documents,
+        reading_examples,
+        squad_items,
+    )
+
+    stats = MixStats()
+    t0 = time.perf_counter()
+    sets: dict[str, list[ReadingItem]] = {}
+    for name, folder, dataset in (("ja", "jaquad-train", "jaquad-train"), ("zh", "cmrc2018-train", "cmrc2018")):
+        items = squad_items(args.data / folder / "train.json", dataset)
+        articles = sorted({it.article for it in items})
+        keep = set(rng.sample(articles, min(args.articles, len(articles))))
+        sets[name] = [it for it in items if it.article in keep]
+        kb.index(DocumentsConnector(dataset, paragraph_documents(sets[name])), format="dataset")
+        print(f"indexed {name}: {len(keep)} articles, {len(sets[name])} questions "
+              f"({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
+    logseq = args.data / "logseq-docs"
+    docs = [d for d in open_path(logseq, source="logseq-docs").scan({})
+            if isinstance(d, Document) and is_training("logseq-docs", d.title)]
+    kb.index(DocumentsConnector("logseq-docs", docs), format="dataset")
+    selector = LineSelector(tokenizer_counter(lm), kb.embedder)
+    search, find = Search(kb, selector=selector), Find(kb, selector=selector)
+    examples = []
+    for name, n in (("ja", args.reading_ja), ("zh", args.reading_zh)):
+        examples += reading_examples(sets[name], search, find, n, rng, stats=stats)
+        print(f"reading {name}: {dict(stats.made)} ({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
+    en_items = [ReadingItem("logseq-docs", q.page, q.page, "", q.question, q.gold)
+                for q in note_qa_items(kb.chunks("logseq-docs"), rng) if q.gold]
+    en = [ReadingItem(it.dataset, it.article, it.doc_id, kb.page_text("logseq-docs", it.doc_id), it.question,
+                      it.answer) for it in en_items]
+    examples += reading_examples(en, search, find, args.reading_en, rng, stats=stats)
+    problems = gsm8k_problems(args.data / "gsm8k-train" / "train.jsonl")
+    rng.shuffle(problems)
+    made = 0
+    for p in problems:
+        if made >= args.gsm8k:
+            break
+        ex = calculator_example(p, stats)
+        if ex is not None:
+            examples.append(ex)
+            made += 1
+    summary = {**stats.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
+    print(json.dumps(summary, ensure_ascii=False), file=sys.stderr, flush=True)
+    return examples, summary
 
 
 if __name__ == "__main__":
