@@ -94,7 +94,8 @@ class PageSearcher(FixedSearcher):
         return next(h.text for h in self.hits if h.doc_id == doc_id)
 
 
-TRIP = hit("t", "Kyoto trip", "Day 1: temples\nDay 2: ＳＨＩＮＫＡＮＳＥＮ back\nBudget\nShinkansen: 28,000 yen × 2\nHotel: 18,000 yen")
+TRIP = hit("t", "Kyoto trip",
+           "Day 1: temples\nDay 2: ＳＨＩＮＫＡＮＳＥＮ back\nBudget\nShinkansen: 28,000 yen × 2\nHotel: 18,000 yen")
 MEMO = hit("m", "旅行メモ", "持ち物: 傘\n新幹線の切符は駅で買う\n宿は駅の近く")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kbagent import Hit
 from kbagent.refusal import REFUSALS
-from kbagent.tools import CallContext, Find, Search
+from kbagent.tools import Find, Search
 from kbagent.training_mix import (
     ReadingItem,
     calculator_example,
@@ -47,7 +47,8 @@ def test_reading_example_shows_the_answer_line_and_answers_with_the_span() -> No
     items = squad_items(DATA / "squad-mini.json", "jaquad-train")
     searcher = Paragraphs(items)
     [ex] = reading_examples(items[:1], Search(searcher), Find(searcher), 1, random.Random(0), refusal_share=0)
-    assert ex.text.startswith("Question: 芥川はいつ結婚したの?\nAnswer: [Search(\"芥川はいつ結婚したの\") → (1) 芥川龍之介:")
+    head = 'Question: 芥川はいつ結婚したの?\nAnswer: [Search("芥川はいつ結婚したの") → (1) 芥川龍之介:'
+    assert ex.text.startswith(head)
     assert ex.text.endswith("] 1919年3月12日。")
     learned = "".join(p for p, learn in ex.pieces if learn)
     assert "塚本文" not in learned  # the result is read, not learned
