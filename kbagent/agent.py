@@ -31,6 +31,23 @@ CHAT_END_STOPS = ("\nQuestion:",)
 MAX_RESULT_CHARS = 2000
 
 
+# A small model that has lost its way repeats itself until the token limit; three copies of the
+# same piece of text in a row end the answer (the first copy is kept).
+REPEATS = 3
+MIN_REPEAT_CHARS = 4
+MAX_REPEAT_CHARS = 80
+
+
+def repetition_end(text: str) -> int | None:
+    """Where to cut a text that ends with one piece repeated :data:`REPEATS` times, or None."""
+    n = len(text)
+    for size in range(MIN_REPEAT_CHARS, min(MAX_REPEAT_CHARS, n // REPEATS) + 1):
+        unit = text[n - size :]
+        if unit.strip() and all(text[n - (k + 1) * size : n - k * size] == unit for k in range(1, REPEATS)):
+            return n - (REPEATS - 1) * size
+    return None
+
+
 @dataclass(frozen=True)
 class CallRecord:
     """One tool call made while answering: what was asked, what came back, how long it took."""
@@ -254,7 +271,7 @@ class Agent:
                 reason = "length"
                 break
             top_k = self.call_top_k if executed < self.max_calls else 0
-            cancelled = False
+            cancelled = looping = False
             for piece in gen.stream(budget, stops, top_k):
                 if not text:
                     piece = piece.lstrip()
@@ -265,8 +282,16 @@ class Agent:
                 if cancel is not None and cancel.is_set():
                     cancelled = True
                     break
+                cut = repetition_end(text[model_from:])
+                if cut is not None:
+                    text = text[: model_from + cut]
+                    looping = True
+                    break
             if cancelled:
                 reason = "cancelled"
+                break
+            if looping:
+                reason = "repetition"
                 break
             if gen.stop_reason != "stop" or gen.stopped_on not in ARROWS:
                 reason = gen.stop_reason or "eos"

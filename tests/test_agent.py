@@ -145,7 +145,7 @@ def test_call_limit_refuses_further_calls_visibly() -> None:
 
 
 def test_token_limit_ends_the_answer() -> None:
-    model = ScriptedModel("word " * 100)
+    model = ScriptedModel(" ".join(f"w{i}" for i in range(100)))
     answer = Agent(model, tools(), max_tokens=20).ask("q")
     assert answer.stop_reason == "length" and len(answer.text) <= 20
 
@@ -243,3 +243,10 @@ def test_build_agent_wires_the_knowledge_base_clock_and_time_zone(tmp_path: Path
     assert list(agent.tools) == ["Search", "Find", "Calculator", "Calendar"]
     assert agent.ask("What day is it?").calls[0].result == "Today is Sunday, November 22, 2026."
     assert build_agent(FixedSearcher(), config=config, model=model, tools=False).tools == {}
+
+
+def test_an_answer_that_repeats_itself_is_cut_after_the_first_copy() -> None:
+    model = ScriptedModel("京都府、大阪府、" + "兵庫県、" * 40)
+    answer = Agent(model, []).ask("関西の府県は？")
+    assert answer.text.rstrip("、") == "京都府、大阪府、兵庫県" and answer.stop_reason == "repetition"
+    assert Agent(ScriptedModel("1, 2, 3, 4, 5, 6."), []).ask("count").stop_reason == "eos"
