@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Protocol, runtime_checkable
@@ -535,6 +535,22 @@ _ISO_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s
 _EAST_ASIAN_DAY = re.compile(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
 _MONTH_FIRST = re.compile(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?\b")
 _DAY_FIRST = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?([A-Za-z]{3,9})\.?(?:,?\s+(\d{4}))?\b")
+_US_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")  # 3/20/2020: month first, as written in the US
+_COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_UNITS = {"day": "day", "week": "week", "month": "month", "year": "year", "日": "day", "天": "day",
+          "週間": "week", "周": "week", "か月": "month", "ヶ月": "month", "カ月": "month", "个月": "month",
+          "月": "month", "年": "year"}
+_OFFSET_EN = re.compile(
+    r"(?P<n>\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+"
+    r"(?P<unit>day|week|month|year)s?\s+(?P<dir>after|from|later than|before|earlier than|prior to)\s+(?P<rest>.+)",
+    re.IGNORECASE,
+)
+_CJK_UNIT = "日|天|週間|周|か月|ヶ月|カ月|个月|年"
+_OFFSET_CJK = (  # 2020年3月20日の176日後 / 2020年3月20日后176天
+    re.compile(rf"(?P<rest>.+?)の?(?:之)?(?P<n>\d+)\s*(?P<unit>{_CJK_UNIT})(?P<dir>後|后|前|以后|之后|以前|之前)"),
+    re.compile(rf"(?P<rest>.+?)(?:之)?(?P<dir>後|后|前)(?P<n>\d+)\s*(?P<unit>{_CJK_UNIT})"),
+)
 
 
 def parse_day(text: str, today: date) -> date | None:
@@ -546,6 +562,8 @@ def parse_day(text: str, today: date) -> date | None:
     found: tuple[int | None, int, int] | None = None
     if m := _ISO_DATE.search(text):
         found = (int(m[1]), int(m[2]), int(m[3]))
+    elif m := _US_DATE.search(text):
+        found = (int(m[3]), int(m[1]), int(m[2]))
     elif m := _EAST_ASIAN_DAY.search(text):
         found = (int(m[1]) if m[1] else None, int(m[2]), int(m[3]))
     else:
@@ -565,6 +583,41 @@ def parse_day(text: str, today: date) -> date | None:
         return this_year if this_year >= today else date(today.year + 1, month, day)
     except ValueError:
         return None
+
+
+def shift(day: date, amount: int, unit: str) -> date:
+    """A day moved by ``amount`` days, weeks, months or years (a month end stays in its month)."""
+    if unit == "day":
+        return day + timedelta(days=amount)
+    if unit == "week":
+        return day + timedelta(weeks=amount)
+    months = amount * (12 if unit == "year" else 1)
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def parse_offset(text: str, today: date) -> tuple[date, int, str, date] | None:
+    """``176 days after March 20, 2020`` / ``2020年3月20日の176日後``: (start, amount, unit, result)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    readings: list[tuple[str, str, str, bool]] = []
+    if m := _OFFSET_EN.search(text):
+        back = m["dir"].lower() in ("before", "earlier than", "prior to")
+        readings.append((m["n"].lower(), m["unit"].lower(), m["rest"], back))
+    for pattern in _OFFSET_CJK:
+        if m := pattern.search(text):
+            readings.append((m["n"], _UNITS[m["unit"]], m["rest"], m["dir"] in ("前", "以前", "之前")))
+    for n_text, unit, rest, backwards in readings:
+        amount = _COUNT_WORDS[n_text] if n_text in _COUNT_WORDS else int(n_text)
+        start = parse_day(rest, today)
+        if start is None:
+            continue
+        try:
+            return start, amount, unit, shift(start, -amount if backwards else amount, unit)
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 def describe_day(day: date, today: date) -> str:
@@ -603,10 +656,20 @@ class Calendar:
         still gets today's date rather than an error.
         """
         today = self.today()
-        day = parse_day(unquote(input), today) if input.strip() else None
+        written = unquote(input)
+        offset = parse_offset(written, today) if written.strip() else None
+        if offset is not None:
+            start, amount, unit, moved = offset
+            return (f"{_long_date(start)} {'-' if moved < start else '+'} {amount} {unit}{'s' * (amount != 1)} = "
+                    f"{WEEKDAYS[moved.weekday()]}, {_long_date(moved)}.")
+        day = parse_day(written, today) if written.strip() else None
         if day is None:
             return describe_date(today)
         return describe_day(day, today)
+
+
+def _long_date(day: date) -> str:
+    return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
 # --- registry ----------------------------------------------------------------------------------
