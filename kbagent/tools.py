@@ -316,7 +316,9 @@ class CalculatorError(ValueError):
 
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)"
+    # thousands may be grouped by commas or by (narrow) spaces, as in "350 000": two numbers side by
+    # side mean nothing else in an expression
+    r"\s*(?:(?P<num>\d{1,3}(?:[ \u202f\u00a0]\d{3})+(?![\d,])(?:\.\d*)?|\d+(?:,\d{3})*(?:\.\d*)?|\.\d+)"
     r"|(?P<op>\*\*|[-+*/^%()×÷−–x]|(?:of|times|plus|minus|divided\s+by|multiplied\s+by)\b)"
     r"|(?P<skip>[$€£¥円]))",
     re.IGNORECASE,
@@ -381,7 +383,7 @@ def _tokenize(text: str) -> list[str]:
                 break
             raise CalculatorError(f"cannot read {rest[:20]!r}")
         if m.group("num") is not None:
-            tokens.append(m.group("num").replace(",", ""))
+            tokens.append(re.sub(r"[,\s\u202f\u00a0]", "", m.group("num")))
         elif m.group("op") is not None:
             op = " ".join(m.group("op").lower().split())
             tokens.append(_OP_ALIASES.get(op, op))

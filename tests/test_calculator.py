@@ -40,6 +40,8 @@ calc = Calculator()
         ("23 times 19", "437"),
         ("100 divided by 8 minus 0.5", "12"),
         ("$12.50 * 4", "50"),
+        ("350 000 + 1", "350001"),  # thousands grouped by spaces
+        ("28,000 円 × 2", "56000"),
     ],
 )
 def test_arithmetic(expression: str, expected: str) -> None:
