@@ -1003,9 +1003,55 @@ def _d_cjk_days_until(rng: random.Random, t: date) -> QAItem:
     return QAItem(f"离{w}还有几天？", (CallSpec("Calendar", quote(w)),), f"还有{n}天。", n, "date", t)
 
 
+def _numeric_day(rng: random.Random, d: date) -> str:
+    """A date written with numbers, the ways people write them (US month first, or year first)."""
+    return rng.choice((f"{d.month}/{d.day}/{d.year}", f"{d.year}/{d.month}/{d.day}", d.isoformat(), _d(d)))
+
+
+_SHIFT_UNITS = (("day", 1, 400), ("week", 1, 60), ("month", 1, 30), ("year", 1, 80))
+
+
+def _d_shift_from_date(rng: random.Random, t: date) -> QAItem:
+    """A day counted from a day the question gives (not from today): ``176 days after 3/20/2020``."""
+    from kbagent.tools import shift
+
+    start = random_day(rng, 1900, 2060)
+    unit, lo, hi = rng.choice(_SHIFT_UNITS)
+    n = _num(rng, lo, hi)
+    back = rng.random() < 0.4
+    end = shift(start, -n if back else n, unit)
+    units = f"{n} {unit}{'s' * (n != 1)}"
+    lang = rng.choice(("en", "en", "en", "ja", "zh"))
+    if lang == "en":
+        w = _numeric_day(rng, start)
+        when = f"{units} {'before' if back else 'after'} {w}"
+        q = rng.choice((f"What date is {when}?", f"What is the date {when}?", f"Which day is {when}?"))
+        gold = _d(end)
+        return QAItem(q, (CallSpec("Calendar", quote(when)),), f"{WEEKDAYS[end.weekday()]}, {gold}.", gold, "date", t)
+    w = f"{start.year}年{start.month}月{start.day}日"
+    gold = f"{end.year}年{end.month}月{end.day}日"
+    if lang == "ja":
+        ja_unit = {"day": "日", "week": "週間", "month": "か月", "year": "年"}[unit]
+        when = f"{w}の{n}{ja_unit}{'前' if back else '後'}"
+        return QAItem(f"{when}は何年何月何日？", (CallSpec("Calendar", quote(when)),), f"{gold}です。", gold, "date", t)
+    zh_unit = {"day": "天", "week": "周", "month": "个月", "year": "年"}[unit]
+    when = f"{w}{'前' if back else '后'}{n}{zh_unit}"
+    return QAItem(f"{when}是哪一天？", (CallSpec("Calendar", quote(when)),), f"{gold}。", gold, "date", t)
+
+
+def _d_weekday_of_numeric(rng: random.Random, t: date) -> QAItem:
+    d = random_day(rng, 1900, 2060)
+    w = _numeric_day(rng, d)
+    q = rng.choice((f"What day of the week was {w}?", f"Which weekday is {w}?",
+                    f"On what day of the week did {w} fall?"))
+    day = WEEKDAYS[d.weekday()]
+    return QAItem(q, (CallSpec("Calendar", quote(w)),), f"A {day}.", day, "date", t)
+
+
 DATE_TEMPLATES: tuple[Callable[[random.Random, date], QAItem], ...] = (
     _d_year, _d_weekday, _d_month, _d_date, _d_years_ago, _d_age, _d_years_until, _d_days_until,
     _d_year_shift, _d_minutes, _d_days_until_date, _d_days_since_date, _d_weekday_of, _d_cjk_days_until,
+    _d_shift_from_date, _d_weekday_of_numeric, _d_shift_from_date,
 )
 
 

@@ -663,7 +663,7 @@ class Calendar:
         if offset is not None:
             start, amount, unit, moved = offset
             return (f"{_long_date(start)} {'-' if moved < start else '+'} {amount} {unit}{'s' * (amount != 1)} = "
-                    f"{WEEKDAYS[moved.weekday()]}, {_long_date(moved)}.")
+                    f"{WEEKDAYS[moved.weekday()]}, {_long_date(moved)} ({moved.isoformat()}).")
         day = parse_day(written, today) if written.strip() else None
         if day is None:
             return describe_date(today)

@@ -50,6 +50,9 @@ def test_calendar_date_questions_are_answered_by_the_calendars_own_words() -> No
     for item in items:
         assert item.today is not None
         result = calendar_on(item.today)(unquote(item.calls[0].input))
+        if m := re.fullmatch(r"(\d+)年(\d+)月(\d+)日", item.gold):  # read off the ISO date the result ends with
+            assert "({:04d}-{:02d}-{:02d})".format(*map(int, m.groups())) in result, (item.question, result)
+            continue
         assert item.gold in result or item.gold in C.JA_WEEKDAYS, (item.question, result)
         if item.gold in C.JA_WEEKDAYS:
             assert C.WEEKDAYS[C.JA_WEEKDAYS.index(item.gold)] in result

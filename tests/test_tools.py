@@ -194,8 +194,10 @@ def test_calendar_reads_numeric_dates_and_counts_from_a_given_day() -> None:
     calendar = Calendar(lambda: datetime(2026, 12, 1, 9, 0))
     assert calendar("3/20/2020").endswith("March 20, 2020 is a Friday, 2447 days ago.")
     assert calendar("2020/3/20") == calendar("3/20/2020") == calendar("2020-03-20")
-    assert calendar("176 days after March 20, 2020") == "March 20, 2020 + 176 days = Saturday, September 12, 2020."
-    assert calendar("one year before 8/3/1997") == "August 3, 1997 - 1 year = Saturday, August 3, 1996."
-    assert calendar("2 months after 2020-01-31") == "January 31, 2020 + 2 months = Tuesday, March 31, 2020."
+    assert calendar("176 days after March 20, 2020") == (
+        "March 20, 2020 + 176 days = Saturday, September 12, 2020 (2020-09-12).")
+    assert calendar("one year before 8/3/1997") == "August 3, 1997 - 1 year = Saturday, August 3, 1996 (1996-08-03)."
+    assert calendar("2 months after 2020-01-31") == (
+        "January 31, 2020 + 2 months = Tuesday, March 31, 2020 (2020-03-31).")
     same = calendar("176 days after 3/20/2020")
     assert calendar("2020年3月20日の176日後") == calendar("2020年3月20日后176天") == same
