@@ -166,7 +166,8 @@ def ask(
             elif isinstance(event, ToolCallFinished):
                 style = "cyan" if event.call.ok else "red"
                 out.print(f"[{style}]{escape(event.text)}[/]", end="", highlight=False)
-                err.print(f" [dim]({event.call.tool} {event.call.seconds * 1000:.0f} ms)[/]", end="")
+                if err.is_terminal:  # timings are for a person watching, not for a redirected log
+                    err.print(f" [dim]({event.call.tool} {event.call.seconds * 1000:.0f} ms)[/]", end="")
             elif isinstance(event, Done):
                 answer = event.answer
     assert answer is not None

@@ -419,9 +419,15 @@ def merge_adapter(model: Any, adapter_path: Path) -> Any:
     """The model with a peft LoRA adapter merged in."""
     if not (adapter_path / "adapter_config.json").exists():
         raise ModelError(f"{adapter_path}: not a LoRA adapter folder (no adapter_config.json)")
+    import warnings
+
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
+    with warnings.catch_warnings():
+        # peft asks the model for `is_gradient_checkpointing`, which transformers 5 deprecates with a
+        # FutureWarning on every `kb ask`; nothing here checkpoints gradients
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return PeftModel.from_pretrained(model, str(adapter_path)).merge_and_unload()
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -490,9 +496,10 @@ class LocalGeneration:
                     from transformers import DynamicCache
 
                     self.cache = DynamicCache(config=model.config)
-                out = model(input_ids=torch.tensor([self.pending]), past_key_values=self.cache, use_cache=True)
+                out = model(input_ids=torch.tensor([self.pending]), cache=self.cache, use_cache=True,
+                            logits_to_keep=1)  # only the next token's logits: the vocabulary is 262k words
             else:
-                out = model(input_ids=torch.tensor([self.ids + self.pending]), use_cache=False)
+                out = model(input_ids=torch.tensor([self.ids + self.pending]), use_cache=False, logits_to_keep=1)
         self.forward_seconds += time.perf_counter() - t0
         self.ids.extend(self.pending)
         self.pending = []

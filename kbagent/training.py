@@ -402,7 +402,7 @@ class CallSampler:
             ids = self.lm.encode(SAMPLING_PROMPTS[tool] + "Input:", first=True)
             cache = DynamicCache(config=self.lm.model.config)
             with torch.inference_mode():
-                out = self.lm.model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True)
+                out = self.lm.model(input_ids=torch.tensor([ids]), cache=cache, use_cache=True, logits_to_keep=1)
             self._prompt_cache[tool] = (cache, out.logits[0, -1])
         return self._prompt_cache[tool]
 
@@ -410,7 +410,7 @@ class CallSampler:
         import torch
 
         with torch.inference_mode():
-            out = self.lm.model(input_ids=torch.tensor([list(ids)]), past_key_values=cache, use_cache=True,
+            out = self.lm.model(input_ids=torch.tensor([list(ids)]), cache=cache, use_cache=True,
                                 logits_to_keep=keep)
         return out.logits[0].float()
 
@@ -469,7 +469,7 @@ class CallSampler:
             if all(done):
                 break
             with torch.inference_mode():
-                out = self.lm.model(input_ids=nxt.unsqueeze(-1), past_key_values=cache, use_cache=True)
+                out = self.lm.model(input_ids=nxt.unsqueeze(-1), cache=cache, use_cache=True)
             logits = out.logits[:, -1].float()
         inputs: list[str] = []
         for r in range(m):

