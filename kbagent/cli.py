@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import asdict
@@ -623,72 +624,104 @@ def train(
 
 @app.command("eval")
 def eval_(
-    mawps: Annotated[Path | None, typer.Option(help="MAWPS.json (default: generated held-out problems).")] = None,
-    tram: Annotated[Path | None, typer.Option(help="TRAM arithmetic_saq.csv for date/time arithmetic.")] = None,
+    sets: Annotated[
+        str | None, typer.Option(help="Sets, comma-separated: mawps, gsm8k, svamp, dates, tram, generated, notes, "
+                                 "reading-ja, reading-zh, notes-real ('arithmetic': MAWPS if found, else generated). "
+                                 "Default: arithmetic,svamp,dates,notes, and tram if found.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="dev or test: which split of the split data sets (never both).")] = "dev",
+    limit: Annotated[int, typer.Option(help="Questions per set.")] = 50,
+    seed: Annotated[int, typer.Option(help="Which seeded sample of each set.")] = 0,
+    data: Annotated[
+        Path | None, typer.Option(help="The data folder (default: $KBAGENT_SHARED_DATA, else ../shared/data).")
+    ] = None,
+    work: Annotated[
+        Path | None, typer.Option(help="Where the reading sets' corpora are indexed and kept (default: <home>/eval).")
+    ] = None,
+    mawps: Annotated[Path | None, typer.Option(help="MAWPS.json (default: from the data folder).")] = None,
+    tram: Annotated[Path | None, typer.Option(help="TRAM arithmetic_saq.csv (default: from the data folder).")] = None,
     notes: Annotated[
-        Path | None, typer.Option(help="A notes folder to index into a scratch index for look-up questions.")
+        Path | None, typer.Option(help="A notes folder to index into a scratch index for the notes set.")
     ] = None,
     questions: Annotated[
-        Path | None, typer.Option(help="JSONL of note questions {question, page, answer?}.")
+        Path | None, typer.Option(help="JSONL of note questions {question, page, answer?} for the notes set.")
     ] = None,
     problems: Annotated[
         Path | None, typer.Option(help="JSONL word problems {question, answer} (default: the bundled SVAMP-style set).")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Questions per set.")] = 50,
-    seed: Annotated[int, typer.Option(help="Which seeded sample of MAWPS, the word problems and TRAM.")] = 0,
-    sets: Annotated[
-        str, typer.Option(help="Which sets: arithmetic,svamp,dates,tram,notes.")
-    ] = "arithmetic,svamp,dates,tram,notes",
+    real_questions: Annotated[
+        Path | None, typer.Option(help="JSONL of notes-real questions (default: the bundled file).")
+    ] = None,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Only without tools.")] = False,
     tools_only: Annotated[bool, typer.Option("--tools-only", help="Only with tools.")] = False,
     model: Annotated[str, typer.Option("--model", help="Packaged base model.")] = "gemma3-270m",
     adapter: Annotated[
         str | None, typer.Option(help="LoRA adapter folder, or 'none' for the base model (default: as kb ask).")
     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write the JSON report.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--report", "--output", "-o", help="Where to write the JSON report.")
+    ] = None,
     threads: Annotated[int, typer.Option(help="CPU threads for torch (0: its default).")] = 0,
 ) -> None:
-    """Accuracy with tools vs without: arithmetic word problems, date questions, note look-ups."""
+    """Accuracy with tools vs without, per set, each set labelled train, dev or test."""
+    import functools
     import tempfile
 
     from kbagent import evaluation as E
     from kbagent.adapters import resolve_adapter
+    from kbagent.indexes.embedders import load_embedder
     from kbagent.models import LocalModel
 
     if threads:
         import torch
 
         torch.set_num_threads(threads)
+    if split not in ("dev", "test"):
+        raise _fail(f"--split must be dev or test, not {split!r}", 2)
     config = _config()
     if adapter is None:
         adapter_path = resolve_adapter(model, config)
     else:
         adapter_path = None if adapter.lower() in ("none", "off", "") else Path(adapter).expanduser()
-    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
+    try:
+        request = E.PlanRequest(
+            sets=E.parse_sets(sets), split="dev" if split == "dev" else "test", limit=limit, seed=seed,
+            data_dir=E.locate_data(data), mawps=mawps, tram=tram, problems=problems or E.SVAMP_STYLE,
+            real_questions=real_questions or E.REAL_NOTE_QUESTIONS, with_tools=not no_tools,
+            without_tools=not tools_only)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc), 2) from None
+    embedder = functools.cache(lambda: load_embedder(config.models_dir))
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch, Bar(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("evaluating")
         if notes is not None:
-            from kbagent.indexes.embedders import load_embedder
-
-            kb = KnowledgeBase(Path(scratch), embedder=load_embedder(config.models_dir))
+            kb = KnowledgeBase(Path(scratch), embedder=embedder())
             print_stats(kb.index_path(notes, remember=False))
         else:
             kb = _kb()
         try:
-            if questions is not None:
-                note_items = E.load_note_questions(questions)
-            else:
-                note_items = E.questions_from_index(kb.chunks(), limit)
-            plan = E.default_plan(mawps=mawps, tram=tram, note_questions=note_items, limit=limit,
-                                  seed=seed, problems=problems or E.SVAMP_STYLE,
-                                  with_tools=not no_tools, without_tools=not tools_only,
-                                  kinds=[k.strip() for k in sets.split(",") if k.strip()])
+            if "notes" in E.resolve_sets(request):
+                note_items = (E.load_note_questions(questions) if questions is not None
+                              else E.questions_from_index(kb.chunks(), limit))
+                request = dataclasses.replace(request, note_questions=tuple(note_items))
+
+            def indexing(name: str, p: Progress) -> None:
+                bar.update(task, description=f"indexing {name}: {p.pages} pages, {p.chunks_embedded} chunks embedded")
+
+            plan = E.build_plan(request, work_dir=work or config.paths.home / "eval", embedder=embedder,
+                                on_index=indexing)
         except (ValueError, OSError) as exc:
+            kb.close()
             raise _fail(str(exc), 2) from None
-        lm = LocalModel.load(model, config.models_dir, adapter_path=adapter_path)
-        target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
-        extra = {"adapter": str(adapter_path) if adapter_path else None}
-        with Bar(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                 transient=True, disable=not err.is_terminal) as bar:
-            task = bar.add_task("evaluating")
+        try:
+            lm = LocalModel.load(model, config.models_dir, adapter_path=adapter_path)
+            target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
+            extra = E.run_info(split=request.split, seed=seed, limit=limit,
+                               adapter=str(adapter_path) if adapter_path else None, prompt_style=lm.prompt_style,
+                               data=request.data_dir, threads=threads or None)
 
             def progress(name: str, with_tools: bool, done: int, total: int) -> None:
                 mode = "tools" if with_tools else "no tools"
@@ -696,13 +729,17 @@ def eval_(
 
             results = E.evaluate(plan, lm, kb, config, progress=progress,
                                  on_result=lambda so_far: E.write_report(target, lm.name, so_far, extra))
-        kb.close()
-    table = Table("questions", "with tools", "without tools", "time")
-    for row in E.table_rows(results):
+        finally:
+            plan.close()
+            kb.close()
+    table = Table(*E.TABLE_HEADER)
+    for row in E.report_rows(results):
         table.add_row(*row)
     setup = f" (adapter {adapter_path}, prompt {lm.prompt_style})" if adapter_path else " (no adapter, few-shot)"
-    out.print(f"model: {lm.name}{setup}", highlight=False)
+    out.print(f"model: {lm.name}{setup}; split data sets: {request.split}", highlight=False)
     out.print(table)
+    for line in E.detail_lines(results):
+        out.print(line, highlight=False)
     out.print("paper (zero-shot): " + "; ".join(
         f"{k}: " + ", ".join(f"{s} {v}%" for s, v in vals.items()) for k, vals in E.PAPER_RESULTS.items()),
         highlight=False)
