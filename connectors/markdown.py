@@ -7,7 +7,9 @@ into readable text; outline indentation is kept so the chunker can follow the st
 
 Decisions: ``.org`` files (Logseq can mix them in) are skipped without an error; an empty file is
 indexed as a page with its title only; a file of `MAX_PAGE_BYTES` or more, a binary file and a
-file that is not valid UTF-8 are reported as failures naming the file (its indexed copy is kept).
+file that is not valid UTF-8 are reported as failures naming the file (its indexed copy is kept);
+a folder without a single note is a failure that says where it looked (a Logseq graph's folders
+come from ``logseq/config.edn``, read as EDN).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote
 
 import yaml
-from kbagent.connectors import ConnectorSpec, Failure, ScanItem, Unchanged, register
+from kbagent.connectors import ConnectorSpec, Failure, ScanItem, Unchanged, edn, register
 from kbagent.connectors.notefiles import (
     MAX_PAGE_BYTES,
     UnreadableFile,
@@ -91,21 +93,18 @@ class Vault:
     folders: tuple[Path, ...]
     base_url: str = ""
     obsidian_root: Path | None = None
+    journals: Path | None = None  # a Logseq graph's journals folder, where page names are dates
 
 
 def inspect_folder(root: Path) -> Vault:
     """Work out what kind of Markdown folder ``root`` is (Logseq, Hugo, Obsidian or plain)."""
     config = root / "logseq" / "config.edn"
     if config.is_file():
-        try:
-            edn = config.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            edn = ""
-        folders = []
-        for key, default in (("pages-directory", "pages"), ("journals-directory", "journals")):
-            m = re.search(rf":{key}\s+\"([^\"]+)\"", edn)
-            folders.append(root / (m.group(1) if m else default))
-        return Vault(root, "logseq", tuple(f for f in folders if f.is_dir()))
+        pages, journals = logseq_folders(root, config)
+        found = [f for f in dict.fromkeys((pages, journals)) if f.is_dir()]
+        # a pages folder of "." holds the journals folder too: walk it once
+        folders = tuple(f for f in found if not any(o in f.parents for o in found))
+        return Vault(root, "logseq", folders, journals=journals)
     hugo_config = next((root / n for n in _HUGO_CONFIGS if (root / n).is_file()), None)
     if (root / "content").is_dir() and (hugo_config or (root / "archetypes").is_dir()):
         return Vault(root, "hugo", (root / "content",), base_url=_hugo_base_url(hugo_config))
@@ -113,6 +112,26 @@ def inspect_folder(root: Path) -> Vault:
     if vault is not None:
         return Vault(root, "obsidian", (root,), obsidian_root=vault)
     return Vault(root, "markdown", (root,))
+
+
+def logseq_folders(root: Path, config: Path) -> tuple[Path, Path]:
+    """A Logseq graph's pages and journals folders, as its ``config.edn`` names them.
+
+    The config is read as EDN, so the commented-out ``;; :pages-directory "your-directory"``
+    lines of Logseq's default config do not count; a config that cannot be read leaves Logseq's
+    defaults (``pages``, ``journals``). Journals are indexed even with journals turned off in
+    Logseq: the files are still notes.
+    """
+    try:
+        settings = edn.loads(config.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, edn.EdnError):
+        settings = None
+    folders = []
+    for key, default in (("pages-directory", "pages"), ("journals-directory", "journals")):
+        name = edn.get(settings, key)
+        folder = name.strip().strip("/") if isinstance(name, str) else ""
+        folders.append(root / (folder or default))
+    return folders[0], folders[1]
 
 
 def _hugo_base_url(config: Path | None) -> str:
@@ -390,10 +409,7 @@ class MarkdownConnector:
         if flavor is not None:
             if flavor not in FLAVORS:
                 raise ValueError(f"unknown Markdown flavor {flavor!r}; known: {', '.join(FLAVORS)}")
-            self.vault = Vault(
-                self.vault.root, flavor, self.vault.folders, self.vault.base_url,
-                self.vault.obsidian_root,
-            )  # fmt: skip
+            self.vault = replace(self.vault, flavor=flavor)
 
     @property
     def flavor(self) -> str:
@@ -410,12 +426,28 @@ class MarkdownConnector:
             yield from walk_notes(folder, SUFFIXES, skip_dir=lambda d: d == skip)
 
     def scan(self, known: Mapping[str, str]) -> Iterator[ScanItem]:
-        """Yield every note as a Document (or Unchanged when its mtime and size are as indexed)."""
+        """Yield every note as a Document (or Unchanged when its mtime and size are as indexed).
+
+        A folder without a single note is a `Failure` that says where it looked: indexing nothing
+        must not look like success, and nothing indexed before is removed because of it.
+        """
+        empty = True
         for item in self.files():
+            empty = False
             if isinstance(item, Failure):
                 yield item
                 continue
             yield self.read(item, known)
+        if empty:
+            yield Failure(str(self.path), self.nothing_found(), listing=True)
+
+    def nothing_found(self) -> str:
+        """Why a folder gave no notes, in words, with where the notes were looked for."""
+        config = self.vault.root / "logseq" / "config.edn"
+        if self.flavor == "logseq" and config.is_file():
+            looked = [f"{f}" if f.is_dir() else f"{f} (missing)" for f in logseq_folders(self.vault.root, config)]
+            return f"no Markdown files under {' or '.join(looked)}; is this the graph's root?"
+        return f"no Markdown files under {self.path}; is this the notes folder?"
 
     def read(self, path: Path, known: Mapping[str, str] | None = None) -> ScanItem:
         """Read one note file into a Document, or a Failure naming it."""
@@ -490,7 +522,8 @@ class MarkdownConnector:
         )
 
     def _journal_date(self, path: Path) -> datetime | None:
-        if self.flavor != "logseq" or path.parent.name != "journals":
+        journals = self.vault.journals
+        if self.flavor != "logseq" or (path.parent != journals if journals else path.parent.name != "journals"):
             return None
         m = _JOURNAL.match(path.stem)
         if m is None:

@@ -353,6 +353,12 @@ class KnowledgeBase:
             listing_complete = False
             counts["failed"] += 1
             failures.append(f"{source}: reading stopped: {type(exc).__name__}: {exc}")
+        if not seen and not failures:
+            # An empty source is far more often a wrong path or project than an empty notebook:
+            # it is reported (exit status 1), and what was indexed from it before is kept.
+            failures.append(f"{location or source}: no pages found; is this the right folder or project?")
+            counts["failed"] += 1
+            listing_complete = False
 
         removed = 0
         if listing_complete:

@@ -137,6 +137,72 @@ def test_logseq_page_properties_block_refs_and_macros(tmp_path: Path) -> None:
     assert (journal.title, journal.text) == ("2025-03-15", "- 会議の準備 Atlas\n- 读书会")
 
 
+def test_default_logseq_config_with_commented_directories_reads_pages_and_journals() -> None:
+    # Logseq's own config.edn carries ;; :pages-directory "your-directory" as a comment
+    graph = FIXTURES / "logseq"
+    assert ';; :pages-directory "your-directory"' in (graph / "logseq" / "config.edn").read_text()
+    items = scan(graph)
+    assert [i for i in items if not isinstance(i, Document)] == []
+    pages = by_id(items)
+    assert sorted(pages) == ["journals/2025_03_15.md", "pages/Sourdough.md", "pages/reading___Kokoro.md"]
+    assert pages["journals/2025_03_15.md"].title == "2025-03-15"
+    assert pages["pages/reading___Kokoro.md"].title == "reading/Kokoro"
+
+
+def test_real_logseq_graph_folders_come_from_its_config(shared_data: Path) -> None:
+    graph = shared_data / "logseq-docs"
+    connector = MarkdownConnector(graph, source="docs")
+    assert connector.vault.folders == (graph / "pages", graph / "journals")
+    assert connector.vault.journals == graph / "journals"
+
+
+def test_logseq_directories_set_in_config_edn_are_used(tmp_path: Path) -> None:
+    config = '{:pages-directory "notes" ;; :pages-directory "ignored"\n :journals-directory "days/"}'
+    write(tmp_path, "logseq/config.edn", config)
+    write(tmp_path, "notes/a.md", "- alpha")
+    write(tmp_path, "days/2024_01_02.md", "- a day")
+    write(tmp_path, "pages/stray.md", "- not where Logseq looks")
+    pages = by_id(scan(tmp_path))
+    assert sorted(pages) == ["days/2024_01_02.md", "notes/a.md"]
+    assert pages["days/2024_01_02.md"].title == "2024-01-02"  # a journal, in its configured folder
+
+
+def test_a_config_edn_that_does_not_parse_leaves_logseqs_default_folders(tmp_path: Path) -> None:
+    write(tmp_path, "logseq/config.edn", '{:pages-directory "notes"')  # unclosed map
+    write(tmp_path, "pages/a.md", "- alpha")
+    assert sorted(by_id(scan(tmp_path))) == ["pages/a.md"]
+
+
+def test_a_graph_without_markdown_pages_says_where_it_looked(tmp_path: Path) -> None:
+    write(tmp_path, "logseq/config.edn", '{:pages-directory "notes"}')
+    write(tmp_path, "journals/agenda.org", "* Org only")
+    [failure] = scan(tmp_path)
+    assert isinstance(failure, Failure) and failure.listing  # nothing indexed before is removed
+    assert failure.message == (
+        f"no Markdown files under {tmp_path / 'notes'} (missing) or {tmp_path / 'journals'};"
+        " is this the graph's root?"
+    )
+
+
+def test_an_empty_folder_is_a_failure_not_silence(tmp_path: Path) -> None:
+    [failure] = scan(tmp_path)
+    assert isinstance(failure, Failure) and failure.listing
+    assert failure.message == f"no Markdown files under {tmp_path}; is this the notes folder?"
+
+
+def test_kb_index_of_a_graph_without_pages_exits_1_with_the_reason(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kbagent.cli import app
+
+    graph = tmp_path / "graph"
+    write(graph, "logseq/config.edn", '{:pages-directory "notes"}')
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "index", str(graph)])
+    assert result.exit_code == 1
+    assert "0 added" in result.stdout and "1 failed" in result.stdout
+    assert "is this the graph's root?" in " ".join(result.stderr.split())
+
+
 # --- Hugo -------------------------------------------------------------------------------------
 
 

@@ -129,6 +129,14 @@ def test_a_page_that_failed_keeps_its_indexed_copy(kb: KnowledgeBase) -> None:
     assert titles(kb.search("sourdough", k=1)) == ["Sourdough bread"]
 
 
+def test_a_source_that_yields_no_pages_is_reported_and_keeps_its_pages(kb: KnowledgeBase) -> None:
+    kb.index(ListConnector("notes", PAGES))
+    stats = kb.index(ListConnector("notes", {}), location="/mnt/notes")
+    assert not stats.ok and (stats.failed, stats.removed) == (1, 0) and stats.deletions_skipped
+    assert stats.failures == ("/mnt/notes: no pages found; is this the right folder or project?",)
+    assert kb.status().sources[0].pages == 5
+
+
 def test_interrupted_vector_writes_are_reconciled(kb: KnowledgeBase) -> None:
     kb.index(ListConnector("notes", PAGES))
     # a vector written before a crash that never reached the catalogue, and a lost one
