@@ -68,6 +68,25 @@ def embed_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
+# List, heading and quote marks at the start of a line, and a lone Logseq bullet: layout, not words.
+_LINE_MARKS = re.compile(r"^\s*(?:(?:[-*+>•]|#{1,6}|\d+[.)])(?=\s|$)\s*)*")
+_WORD = re.compile(r"[^\W_]")
+
+
+def has_content(title: str, text: str) -> bool:
+    """True when ``text`` says something beyond ``title``: a letter or digit outside list marks.
+
+    An empty note, an image-only page (its image dropped by the connector) or a page that is only
+    its own heading has nothing to find; embedded, its title alone lands near every short query.
+    """
+    name = " ".join(title.split()).casefold()
+    for line in text.split("\n"):
+        line = " ".join(_LINE_MARKS.sub("", line).split())
+        if _WORD.search(line) and line.casefold() != name:
+            return True
+    return False
+
+
 class TokenCounter(Protocol):
     """Counts tokens the way the embedding model does."""
 
@@ -150,9 +169,9 @@ class Chunker:
         pieces: list[str] = []
         for block in blocks(doc.text):
             pieces.extend(self._split(block, budget))
-        packed = self._pack(pieces, budget)
-        if not packed and doc.title.strip():
-            packed = [""]  # a page with only a title is still findable by its title
+        # A page with nothing to find (an empty note, only an image) is catalogued without chunks:
+        # it still counts and can be removed, but is never a search hit of its title alone.
+        packed = [p for p in self._pack(pieces, budget) if has_content(doc.title, p)]
         return [
             Chunk(
                 id=_chunk_id(doc, i, text),

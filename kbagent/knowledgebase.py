@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 
 from kbagent.catalog import Catalog, ChunkRecord, connect
 from kbagent.config import Config, load_config
-from kbagent.documents import Chunk, Chunker, Document, embed_text
+from kbagent.documents import Chunk, Chunker, Document, embed_text, has_content
 
 if TYPE_CHECKING:
     from kbagent.agent import Agent
@@ -520,6 +520,8 @@ class KnowledgeBase:
             rec = records.get(cid)
             if rec is None or (rec.source, rec.doc_id) in pages:
                 continue  # a vector the catalogue does not know (interrupted write), or a 2nd chunk
+            if not has_content(rec.title, rec.text):
+                continue  # a title-only chunk of an empty page, indexed before such pages got none
             pages.add((rec.source, rec.doc_id))
             hits.append(
                 Hit(

@@ -11,6 +11,7 @@ import pytest
 from kbagent.connectors import Failure, ScanItem
 
 from kbagent import Document, IndexBusy, KnowledgeBase
+from kbagent.documents import Chunk, Chunker
 
 PAGES = {
     "tokyo": ("東京旅行の計画", "来週は東京へ行く。浅草寺と上野の美術館を見て、夜は友人と寿司を食べる予定。"),
@@ -182,3 +183,68 @@ def test_status_counts_pages_and_chunks(kb: KnowledgeBase) -> None:
     assert (src.name, src.pages) == ("notes", 5)
     assert src.chunks == st.vectors >= 5
     assert src.last_stats is not None and src.last_stats["added"] == 5
+
+
+# pages with nothing to find ------------------------------------------------------------------
+
+
+class WordCounter:
+    """Counts whitespace-separated words: enough to test what the chunker keeps."""
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """One token per word."""
+        return [len(t.split()) for t in texts]
+
+
+def test_pages_with_nothing_to_find_get_no_chunks() -> None:
+    chunker = Chunker(WordCounter())
+    for text in ("", "-\n-", "# Plugins", "- ## Plugins\n-", "1.\n>"):
+        assert chunker.chunk(Document(id="p", source="n", title="Plugins", text=text)) == [], text
+    [stub] = chunker.chunk(Document(id="s", source="n", title="Plugins (old)", text="derived from Obsidian"))
+    assert stub.embed_text == "Plugins (old)\nderived from Obsidian"  # short pages are findable by title
+
+
+NOTES = {
+    "Plugins.md": "",
+    "Diagram.md": "![[architecture.png]]\n",
+    "Ideas.md": "# Ideas\n",
+    "Hiking.md": "# Hiking\nThe trail to the lake was muddy; I was klutzy and slipped twice on the rocks.",
+    "Sourdough.md": "# Sourdough\nFeed the starter, then bake the loaf at 230 °C for 40 minutes.",
+    "Budget.md": "# Budget\nTravel costs are up 12 percent this quarter; the team dinner is cancelled.",
+    "Garden.md": "# Garden\nTomatoes need water every morning in July; the basil flowered early.",
+    "会議.md": "# 会議\n来週の会議では予算と採用計画を話し合う。",
+}
+EMPTY = {"Plugins", "Diagram", "Ideas"}
+
+
+def test_empty_notes_are_catalogued_but_never_found(tmp_path: Path, embedder) -> None:
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    for name, text in NOTES.items():
+        (vault / name).write_text(text, encoding="utf-8")
+    with KnowledgeBase(home=tmp_path / "home", embedder=embedder) as kb:
+        stats = kb.index_path(vault, source="vault")
+        assert stats.ok and stats.added == len(NOTES)
+        (src,) = kb.status().sources
+        assert (src.pages, src.chunks) == (len(NOTES), len(NOTES) - len(EMPTY))
+        assert titles(kb.search("klutzy", k=3))[0] == "Hiking"
+        for query in ("klutzy", "what is the capital of Peru?", "plugin settings", "図"):
+            assert not EMPTY & set(titles(kb.search(query, k=len(NOTES)))), query
+        (vault / "Plugins.md").unlink()
+        again = kb.index_path(vault, source="vault")
+        assert (again.removed, again.unchanged) == (1, len(NOTES) - 1)
+        assert kb.status().sources[0].pages == len(NOTES) - 1
+
+
+def test_title_only_chunks_from_an_older_index_are_not_returned(kb: KnowledgeBase) -> None:
+    kb.index(ListConnector("notes", PAGES))
+    doc = Document(id="plugins", source="notes", title="Plugins", text="")
+    old = Chunk(id="old-title-only", doc_key=doc.key, source="notes", doc_id=doc.id, ordinal=0,
+                title=doc.title, text="", url="")
+    kb.vectors.upsert([old.id], kb.embedder.embed_passages([old.embed_text]), ["notes"])
+    with kb.catalog.transaction():
+        kb.catalog.put_document(doc, "2026-01-01T00:00:00+00:00")
+        kb.catalog.put_chunks([old])
+        kb.lexical.add([(old.id, "notes", old.embed_text)])
+    assert "Plugins" not in titles(kb.search("Plugins", k=5))
+    assert "Plugins" not in titles(kb.search("what is this?", k=5))
