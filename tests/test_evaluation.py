@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import date
@@ -166,3 +167,224 @@ def test_without_tools_a_local_model_cannot_open_a_call(models_dir: Path) -> Non
     prompt = "List: [a] [b] [c] [d] [e] ["
     assert "[" in "".join(lm.start(prompt).stream(8))
     assert "[" not in "".join(E.CallsDisabled(lm).start(prompt).stream(8))
+
+
+# --- splits, reading sets, real notes, reports -------------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_reading_answers_are_folded_and_numbers_match_as_numbers() -> None:
+    assert E.contains_answer("下次是3月26日。", "3 月 26 日")  # CJK: whitespace removed
+    assert E.contains_answer("Press CMD+L.", "Cmd+L") and E.contains_answer("ｐｙｔｈｏｎ で", "Python")
+    assert E.contains_answer("It has 12400 files.", "12,400")
+    assert not E.contains_answer("15 apples", "5")  # a number is not the digits of a longer one
+    item = E.EvalItem("How many?", "3", "reading", answers=("three",), lang="en")
+    assert E.score(item, answer("3 bananas."))
+    assert E.score(item, answer("Three of them."))
+    assert not E.score(item, answer("That is not in your notes. Maybe 3."))  # a refusal never scores
+    nothing = E.EvalItem("Who founded it?", "", "reading", lang="en", unanswerable=True)
+    assert nothing.graded and E.score(nothing, answer("That is not in your notes."))
+    assert not E.score(nothing, answer("Tienson."))
+
+
+def test_the_reading_ceiling_looks_only_at_what_search_and_find_showed() -> None:
+    from kbagent.agent import CallRecord
+
+    item = E.EvalItem("8世紀の首都は？", "奈良", "reading", lang="ja")
+    result = "(1) 東大寺: 首都は奈 良だった"
+    shown = Answer(question="q", text="京都。", calls=(CallRecord("Search", '"首都"', result, 0.0),))
+    assert E.gold_shown(item, shown) and not E.score(item, shown)
+    hidden = Answer(question="q", text="奈良。", calls=(CallRecord("Calculator", "1+1", "奈良", 0.0),))
+    assert not E.gold_shown(item, hidden) and E.score(item, hidden)
+
+
+def test_gsm8k_keeps_one_split_and_reads_the_final_answer(tmp_path: Path) -> None:
+    from kbagent.splits import split_of
+
+    assert E.gsm8k_answer("… so 1,200 in all.\n#### 1,200") == "1200"
+    path = tmp_path / "train.jsonl"
+    lines = [{"question": f"Sam has {k} pens and buys {k + 1} more. How many pens now?",
+              "answer": f"{k}+{k + 1}=<<{k}+{k + 1}={2 * k + 1}>>{2 * k + 1}\n#### {2 * k + 1}"} for k in range(200)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    dev, test = E.load_gsm8k(path, "dev"), E.load_gsm8k(path, "test")
+    assert dev and test and not {i.question for i in dev} & {i.question for i in test}
+    assert all(split_of("gsm8k", i.question) == "dev" for i in dev)
+    assert all(float(i.gold) == 2 * float(i.question.split()[2]) + 1 for i in dev)
+    assert E.load_gsm8k(path, "dev", n=2, seed=1) == E.load_gsm8k(path, "dev", n=2, seed=1)
+    # the template filter: these problems all share one signature
+    from kbagent.evaluation.overlap import template_signature
+
+    assert E.load_gsm8k(path, "dev", avoid={template_signature(lines[0]["question"])}) == []
+
+
+def test_mawps_keeps_one_split(shared_data: Path) -> None:
+    from kbagent.splits import split_of
+
+    path = shared_data / "mawps" / "MAWPS.json"
+    dev, test = E.load_mawps(path, split="dev"), E.load_mawps(path, split="test")
+    assert len(dev) + len(test) == len(E.load_mawps(path))
+    assert all(split_of("mawps", i.question) == "dev" for i in dev)
+    assert not {i.question for i in dev} & {i.question for i in test}
+
+
+def test_a_reading_set_is_the_articles_of_one_split_with_all_their_paragraphs() -> None:
+    from kbagent.splits import split_of
+
+    path = FIXTURES / "datasets" / "squad-mini.json"
+    rs = E.load_reading_set(path, "jaquad-dev", "dev", "ja")
+    assert rs.articles == tuple(sorted(t for t in ("芥川龍之介", "范廷颂") if split_of("jaquad-dev", t) == "dev"))
+    assert len(rs.documents) == 3  # the paragraph without questions is a distractor all the same
+    item = next(i for i in rs.items if i.gold == "1919年3月12日")
+    assert item.page == "jaquad-dev:芥川龍之介:0" and item.lang == "ja" and item.kind == "reading"
+    assert E.load_reading_set(path, "jaquad-dev", "test", "ja").items == ()
+    assert E.article_key({"paragraphs": [{"qas": [{"id": "TRAIN_7_QUERY_0"}]}]}) == "TRAIN_7"
+
+
+def test_real_note_questions_are_checked_against_their_pages_split(tmp_path: Path) -> None:
+    path = FIXTURES / "real-notes-questions.jsonl"
+    dev = E.load_real_note_questions(path, "dev")
+    assert [i.id for i in dev] == ["fixture-1", "fixture-2"] and dev[0].answers == ()
+    (nothing,) = E.load_real_note_questions(path, "test")
+    assert nothing.unanswerable and nothing.lang == "zh" and nothing.category == "unanswerable"
+    record = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    for change, message in (({"split": "test"}, "dev split, not test"), ({"split": "train"}, "dev or test"),
+                            ({"answers": []}, "unanswerable"), ({"lang": "fr"}, "not one of")):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(json.dumps({**record, **change}) + "\n", encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            E.load_real_note_questions(bad)
+
+
+def test_missing_data_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(E.MissingData, match="jaquad/dev"):
+        E.data_file(None, "reading-ja")
+    with pytest.raises(E.MissingData, match=r"gsm8k-train/train\.jsonl"):
+        E.data_file(tmp_path, "gsm8k")
+    with pytest.raises(E.MissingData, match="no such data folder"):
+        E.locate_data(tmp_path / "nowhere")
+    request = E.PlanRequest(sets=("gsm8k",), data_dir=tmp_path)
+    with pytest.raises(E.MissingData, match=r"train\.jsonl"):
+        E.build_plan(request)
+
+
+def test_set_names_are_checked_and_arithmetic_falls_back_to_generated(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown set bogus"):
+        E.parse_sets("mawps,bogus")
+    assert E.parse_sets("reading-ja, gsm8k") == ("reading-ja", "gsm8k")
+    assert E.resolve_sets(E.PlanRequest(sets=("arithmetic", "dates"), data_dir=tmp_path)) == ("dates", "generated")
+    plan = E.build_plan(E.PlanRequest(sets=("arithmetic", "svamp", "dates"), data_dir=tmp_path, limit=5))
+    assert {n: plan.info_of(n).split for n in plan.sets} == {"svamp": "dev", "dates": "dev", "generated": "train"}
+    assert "in-distribution" in plan.info_of("svamp").description
+
+
+def test_legacy_plan_labels_every_set() -> None:
+    items = E.load_note_questions(E.SAMPLE_NOTE_QUESTIONS)
+    plan = E.default_plan(note_questions=items, limit=5)
+    labels = {n: plan.info_of(n).split for n in plan.sets}
+    assert labels == {"arithmetic (generated, held out)": "train", "SVAMP-style (hand-written)": "dev",
+                      "dates (needs today)": "dev", "note look-up": "train"}
+
+
+def _reading_data(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    (data / "jaquad" / "dev").mkdir(parents=True)
+    (data / "jaquad" / "dev" / "jaquad_dev_0000.json").write_bytes(
+        (FIXTURES / "datasets" / "squad-mini.json").read_bytes())
+    return data
+
+
+def test_a_reading_set_searches_its_own_cached_corpus(tmp_path: Path, embedder) -> None:
+    data = _reading_data(tmp_path)
+    loads: list[int] = []
+
+    def load() -> object:
+        loads.append(1)
+        return embedder
+
+    indexed: list[int] = []
+    request = E.PlanRequest(sets=("reading-ja",), split="dev", data_dir=data, limit=5)
+    plan = E.build_plan(request, work_dir=tmp_path / "work", embedder=load,
+                        on_index=lambda name, p: indexed.append(p.chunks_embedded))
+    info = plan.info_of("reading-ja")
+    assert info.split == "dev" and "3 paragraphs" in info.description and len(loads) == 1
+    assert indexed and indexed[-1] > 0
+    model = ScriptedModel(lambda read: '[Search("芥川 結婚") →' if "結婚" in read else "わかりません。",
+                          lambda read: " 1919年3月12日。" if "1919年3月12日" in read else " 不明。")
+    config = load_config(tmp_path / "home")
+    results = E.evaluate(dataclasses.replace(plan, without_tools=False), model, None, config)
+    plan.close()
+    (r,) = results
+    assert r.split == "dev" and r.kind == "reading" and r.n == 2
+    married = next(i for i in r.items if "結婚" in i.question)
+    assert married.correct and married.right_page_cited and married.gold_shown
+    assert married.calls[0].startswith("Search(")
+    assert r.metrics["search_rate"] == 50.0 and r.metrics["find_rate"] == 0.0
+    assert r.metrics["page_found"] == 50.0 and r.metrics["reading_ceiling_page_found"] == 100.0
+    assert r.metrics["by_lang"] == {"ja": {"n": 2, "accuracy": 50.0}}
+    # a second run reuses the index: nothing is embedded again
+    indexed.clear()
+    again = E.build_plan(request, work_dir=tmp_path / "work", embedder=load,
+                         on_index=lambda name, p: indexed.append(p.chunks_embedded))
+    again.close()
+    assert indexed[-1] == 0
+
+
+def test_real_note_metrics_count_languages_kinds_and_refusals() -> None:
+    items = [E.EvalItem("a?", "x", "reading", page="P", lang="en", category="fact"),
+             E.EvalItem("b?", "y", "reading", page="Q", lang="ja", category="cross-language"),
+             E.EvalItem("c?", "", "reading", lang="zh", category="unanswerable", unanswerable=True)]
+
+    def result(item: E.EvalItem, correct: bool, refused: bool, page: bool | None, shown: bool | None) -> E.ItemResult:
+        return E.ItemResult(item.question, item.gold, "", "", correct, ("Search",), (), page, 0.1, lang=item.lang,
+                            category=item.category, unanswerable=item.unanswerable, refused=refused, gold_shown=shown)
+
+    results = [result(items[0], True, False, True, True), result(items[1], False, True, False, False),
+               result(items[2], True, True, None, None)]
+    m = E.reading_metrics(items, results)
+    assert m["by_lang"] == {"en": {"n": 1, "accuracy": 100.0}, "ja": {"n": 1, "accuracy": 0.0},
+                            "zh": {"n": 1, "accuracy": 100.0}}
+    assert m["by_kind"]["cross-language"] == {"n": 1, "accuracy": 0.0}
+    assert m["unanswerable"] == {"n": 1, "accuracy": 100.0} and m["refusal_rate_answerable"] == 50.0
+    assert m["page_found"] == 50.0 and m["reading_ceiling"] == 50.0 and m["reading_ceiling_page_found"] == 100.0
+    assert any("not in your notes 100%" in line for line in E.detail_lines(
+        [E.SetResult("notes-real", "reading", True, 3, 66.7, 100.0, 50.0, 0.1, split="dev", metrics=m)]))
+
+
+def test_reports_carry_the_split_and_render_as_markdown(tmp_path: Path) -> None:
+    from kbagent.evaluation.report import load_reports
+
+    dev = E.SetResult("gsm8k", "arithmetic", True, 2, 50.0, None, None, 1.0, split="dev", description="GSM8K")
+    train = E.SetResult("notes", "notes", True, 2, 50.0, 100.0, 50.0, 1.0, split="train")
+    extra = E.run_info(split="dev", seed=0, limit=2, adapter="default", threads=2)
+    E.write_report(tmp_path / "a.json", "scripted", [dev, train, dataclasses.replace(dev, tools=False, accuracy=0.0)],
+                   extra)
+    report = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    assert report["split"] == "dev" and report["machine"]["threads"] == 2 and report["adapter"] == "default"
+    assert [s["split"] for s in report["sets"]] == ["dev", "train", "dev"]
+    assert list(report["sets"][0])[:3] == ["name", "split", "description"]
+    assert E.report_rows([dev, train])[0][:2] == ("gsm8k (n=2)", "dev")
+    fixtures = [FIXTURES / "eval-reports" / "base.json", FIXTURES / "eval-reports" / "base-test.json"]
+    table = E.render_markdown(load_reports([tmp_path / "a.json", *fixtures]))
+    assert "| set | split | a | a, calls disabled | base | base-test |" in table
+    assert "| gsm8k | dev | 50.0%, n=2 | 0.0%, n=2 | 10.0%, n=10 | – |" in table
+    assert table.index("| reading-ja | test |") < table.index("| gsm8k | dev |") < table.index("| notes | train |")
+    readme = "intro\n<!-- eval-table:start -->\nold\n<!-- eval-table:end -->\nrest\n"
+    assert E.replace_section(readme, table).count("| gsm8k | dev |") == 1
+    with pytest.raises(ValueError, match="eval-table"):
+        E.replace_section("no markers", table)
+
+
+def test_the_render_script_rewrites_the_readme_section(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- eval-table:start -->\n<!-- eval-table:end -->\nafter\n", encoding="utf-8")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "render_eval.py"
+    reports = [str(FIXTURES / "eval-reports" / name) for name in ("base.json", "base-test.json")]
+    shown = subprocess.run([sys.executable, str(script), *reports], capture_output=True, text=True, check=True)
+    assert "| reading-ja | test | – | 40.0% (page 80%, ceiling 60%), n=5 |" in shown.stdout
+    subprocess.run([sys.executable, str(script), *reports, "--readme", str(readme)], check=True, capture_output=True)
+    text = readme.read_text(encoding="utf-8")
+    assert "| reading-ja | test |" in text and text.endswith("<!-- eval-table:end -->\nafter\n")

@@ -23,6 +23,7 @@ from kbagent.evaluation.corpus import build_corpus, documents_source
 from kbagent.evaluation.data import MissingData, data_file
 from kbagent.evaluation.items import EvalItem
 from kbagent.evaluation.notes_real import REAL_NOTE_QUESTIONS, load_real_note_questions, real_note_connectors
+from kbagent.evaluation.overlap import corpora_signatures
 from kbagent.evaluation.reading_sets import load_reading_set
 from kbagent.splits import Split
 
@@ -67,8 +68,10 @@ class EvalPlan:
 # --- descriptions ------------------------------------------------------------------------------------
 
 DESCRIPTIONS: dict[str, str] = {
-    "mawps": "MAWPS word problems of the {split} split (by problem text); never trained on",
-    "gsm8k": "GSM8K problems of the {split} split (by question text); training uses only train-split problems",
+    "mawps": "MAWPS word problems of the {split} split (by problem text), never trained on; problems that share "
+             "a question template with the training corpora left out",
+    "gsm8k": "GSM8K problems of the {split} split (by question text), training uses only train-split problems; "
+             "problems that share a question template with the training corpora left out",
     "svamp": "100 SVAMP-style problems written for kbagent; in-distribution: the corpus templates were tuned "
              "against it",
     "dates": "generated date questions in phrasings the corpus does not use; dev: the phrasings were chosen "
@@ -116,7 +119,7 @@ def default_plan(
         info[name] = SetInfo(label, describe(key, label))
 
     if "arithmetic" in kinds and mawps is not None:
-        add("MAWPS", "mawps", S.load_mawps(mawps, limit, seed, split=split), split)
+        add("MAWPS", "mawps", S.load_mawps(mawps, limit, seed, split=split, avoid=corpora_signatures()), split)
     elif "arithmetic" in kinds:
         add("arithmetic (generated, held out)", "generated", S.generated_arithmetic(limit), "train")
     if "svamp" in kinds and problems is not None:
@@ -227,10 +230,12 @@ def build_plan(
     try:
         for name in names:
             if name == "mawps":
-                items = S.load_mawps(data_file(request.data_dir, "mawps", request.mawps), limit, seed, split=split)
+                items = S.load_mawps(data_file(request.data_dir, "mawps", request.mawps), limit, seed, split=split,
+                                     avoid=corpora_signatures())
                 sets[name], info[name] = items, SetInfo(split, describe(name, split))
             elif name == "gsm8k":
-                items = S.load_gsm8k(data_file(request.data_dir, "gsm8k"), split, limit, seed)
+                items = S.load_gsm8k(data_file(request.data_dir, "gsm8k"), split, limit, seed,
+                                     avoid=corpora_signatures())
                 sets[name], info[name] = items, SetInfo(split, describe(name, split))
             elif name == "svamp":
                 sets[name], info[name] = S.load_word_problems(request.problems, limit, seed), SetInfo(

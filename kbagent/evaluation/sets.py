@@ -10,12 +10,13 @@ import csv
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from kbagent.evaluation.items import EvalItem
+from kbagent.evaluation.overlap import template_signature
 from kbagent.splits import Split, split_of
 from kbagent.tools import MONTHS, WEEKDAYS
 
@@ -27,10 +28,13 @@ def _detokenize(text: str) -> str:
     return " ".join(text.split())
 
 
-def load_mawps(path: Path, n: int | None = None, seed: int = 0, split: Split | None = None) -> list[EvalItem]:
+def load_mawps(
+    path: Path, n: int | None = None, seed: int = 0, split: Split | None = None, avoid: Collection[str] = (),
+) -> list[EvalItem]:
     """MAWPS problems (MWPToolkit's ``MAWPS.json``): question and numeric answer, a seeded sample.
 
-    With ``split``, only the problems whose text :func:`~kbagent.splits.split_of` puts there.
+    With ``split``, only the problems whose text :func:`~kbagent.splits.split_of` puts there;
+    problems whose template signature is in ``avoid`` (the corpora's templates) are left out.
     """
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
     items = []
@@ -41,6 +45,8 @@ def load_mawps(path: Path, n: int | None = None, seed: int = 0, split: Split | N
             continue
         question = _detokenize(str(r["original_text"]))
         if split is not None and split_of("mawps", question) != split:
+            continue
+        if avoid and template_signature(question) in avoid:
             continue
         items.append(EvalItem(question, _fmt(gold), "arithmetic", category="MAWPS", id=str(r.get("id", ""))))
     return _sample(items, n, seed)
@@ -54,13 +60,17 @@ def gsm8k_answer(solution: str) -> str:
     return _fmt(float(final))
 
 
-def load_gsm8k(path: Path, split: Split, n: int | None = None, seed: int = 0) -> list[EvalItem]:
-    """GSM8K problems of one split (by question text; training keeps only ``train``), a seeded sample."""
+def load_gsm8k(
+    path: Path, split: Split, n: int | None = None, seed: int = 0, avoid: Collection[str] = (),
+) -> list[EvalItem]:
+    """GSM8K problems of one split (by question text; training keeps only ``train``), a seeded sample;
+    problems whose template signature is in ``avoid`` are left out."""
     def item(r: dict[str, Any]) -> EvalItem:
         return EvalItem(" ".join(str(r["question"]).split()), gsm8k_answer(str(r["answer"])), "arithmetic",
                         category="GSM8K")
 
-    items = [i for i in _read_records(path, item, "GSM8K") if split_of("gsm8k", i.question) == split]
+    items = [i for i in _read_records(path, item, "GSM8K") if split_of("gsm8k", i.question) == split
+             and not (avoid and template_signature(i.question) in avoid)]
     return _sample(items, n, seed)
 
 
