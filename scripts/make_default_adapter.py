@@ -62,9 +62,15 @@ def main() -> int:
     ap.add_argument("--reading-en", type=int, default=200, help="questions about Logseq documentation pages")
     ap.add_argument("--gsm8k", type=int, default=600, help="GSM8K problems as Calculator chains")
     ap.add_argument("--articles", type=int, default=260, help="articles per reading set indexed (distractors)")
+    ap.add_argument("--line-embedding", action="store_true",
+                    help="choose the lines of training Search results with the embedder too, as kb ask does "
+                         "(about a second per weakly matching result on 2 cores; off: words only)")
     ap.add_argument("--init-adapter", type=Path, default=None,
                     help="start from this adapter (e.g. the shipped one) instead of a fresh LoRA")
     ap.add_argument("--reuse-data", action="store_true", help="train on the work folder's data.jsonl")
+    ap.add_argument("--reuse-generated", action="store_true",
+                    help="keep the work folder's index and filtered corpus examples (generated.jsonl); "
+                         "make only the data-set mix again")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
 
@@ -92,7 +98,9 @@ def main() -> int:
     for page in pages:
         (notes / f"{page.title}.md").write_text(page.text + "\n", encoding="utf-8")
     home = args.work / "home"
-    shutil.rmtree(home, ignore_errors=True)
+    generated_file = args.work / "generated.jsonl"
+    if not args.reuse_generated:
+        shutil.rmtree(home, ignore_errors=True)
     prepare_embedder(models_dir)
     kb = KnowledgeBase(home, embedder=load_embedder(models_dir))
     stats = kb.index_path(notes, source="notes", remember=False)
@@ -125,7 +133,11 @@ def main() -> int:
                 print(f"  {stage}: {done}/{total} ({time.perf_counter() - t0:.0f}s) kept so far: "
                       f"{dict(gen.stats.kept)} qa {dict(gen.stats.qa_kept)}", file=sys.stderr, flush=True)
 
-        examples = T.generate(gen, qa_items, texts, progress=progress)
+        if args.reuse_generated and generated_file.exists():
+            examples = T.read_jsonl(generated_file)
+        else:
+            examples = T.generate(gen, qa_items, texts, progress=progress)
+            T.write_jsonl(generated_file, examples)
         mix, mix_stats = skills_mix(args, kb, lm, rng)
         examples += mix
         seconds = time.perf_counter() - t0
@@ -206,7 +218,7 @@ def skills_mix(args: argparse.Namespace, kb: Any, lm: Any, rng: random.Random) -
     docs = [d for d in open_path(logseq, source="logseq-docs").scan({})
             if isinstance(d, Document) and is_training("logseq-docs", d.title)]
     kb.index(DocumentsConnector("logseq-docs", docs), format="dataset")
-    selector = LineSelector(tokenizer_counter(lm), kb.embedder)
+    selector = LineSelector(tokenizer_counter(lm), kb.embedder if args.line_embedding else None)
     search, find = Search(kb, selector=selector), Find(kb, selector=selector)
     examples = []
     for name, n in (("ja", args.reading_ja), ("zh", args.reading_zh)):
