@@ -739,7 +739,7 @@ def eval_(
     out.print(f"model: {lm.name}{setup}; split data sets: {request.split}", highlight=False)
     out.print(table)
     for line in E.detail_lines(results):
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, markup=False)
     out.print("paper (zero-shot): " + "; ".join(
         f"{k}: " + ", ".join(f"{s} {v}%" for s, v in vals.items()) for k, vals in E.PAPER_RESULTS.items()),
         highlight=False)

@@ -23,8 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reports", nargs="+", type=Path, help="kb eval JSON reports, one column each")
     parser.add_argument("--readme", type=Path, help="rewrite this file's eval-table section instead of printing")
     args = parser.parse_args(argv)
+    skipped: list[Path] = []
     try:
-        table = render_markdown(load_reports(args.reports))
+        reports = load_reports(args.reports, skipped)
+        for path in skipped:
+            print(f"{path}: not a kb eval report (no sets); left out", file=sys.stderr)
+        if not reports:
+            raise ValueError("no kb eval reports among the files given")
+        table = render_markdown(reports)
         if args.readme is None:
             sys.stdout.write(table)
             return 0
@@ -33,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.readme}: table of {len(args.reports)} report(s) written", file=sys.stderr)
+    print(f"{args.readme}: table of {len(reports)} report(s) written", file=sys.stderr)
     return 0
 
 

@@ -383,7 +383,11 @@ def test_the_render_script_rewrites_the_readme_section(tmp_path: Path) -> None:
     readme.write_text("# x\n<!-- eval-table:start -->\n<!-- eval-table:end -->\nafter\n", encoding="utf-8")
     script = Path(__file__).resolve().parents[1] / "scripts" / "render_eval.py"
     reports = [str(FIXTURES / "eval-reports" / name) for name in ("base.json", "base-test.json")]
-    shown = subprocess.run([sys.executable, str(script), *reports], capture_output=True, text=True, check=True)
+    other = tmp_path / "ceiling.json"
+    other.write_text('{"budgets": [160]}', encoding="utf-8")  # other figures beside the reports are left out
+    shown = subprocess.run([sys.executable, str(script), *reports, str(other)], capture_output=True, text=True,
+                           check=True)
+    assert "not a kb eval report" in shown.stderr
     assert "| reading-ja | test | – | 40.0% (page 80%, ceiling 60%), n=5 |" in shown.stdout
     subprocess.run([sys.executable, str(script), *reports, "--readme", str(readme)], check=True, capture_output=True)
     text = readme.read_text(encoding="utf-8")

@@ -149,9 +149,25 @@ def _finite(x: Any) -> Any:
 # --- Markdown from reports -------------------------------------------------------------------------
 
 
-def load_reports(paths: Sequence[Path]) -> list[tuple[str, dict[str, Any]]]:
-    """(column label, report) for each JSON report; the label is the file name without ``.json``."""
-    return [(Path(p).stem, json.loads(Path(p).read_text(encoding="utf-8"))) for p in paths]
+def is_report(data: Any) -> bool:
+    """Whether parsed JSON is a ``kb eval`` report (an object with a list of sets)."""
+    return isinstance(data, dict) and isinstance(data.get("sets"), list)
+
+
+def load_reports(paths: Sequence[Path], skipped: list[Path] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(column label, report) for each JSON report; the label is the file name without ``.json``.
+
+    Other JSON files (a folder of reports may hold other figures) are left out and, when
+    ``skipped`` is given, listed there.
+    """
+    out = []
+    for p in paths:
+        data = json.loads(Path(p).read_text(encoding="utf-8"))
+        if is_report(data):
+            out.append((Path(p).stem, data))
+        elif skipped is not None:
+            skipped.append(Path(p))
+    return out
 
 
 def _md_cell(s: dict[str, Any]) -> str:
