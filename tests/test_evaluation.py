@@ -392,3 +392,24 @@ def test_the_render_script_rewrites_the_readme_section(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(script), *reports, "--readme", str(readme)], check=True, capture_output=True)
     text = readme.read_text(encoding="utf-8")
     assert "| reading-ja | test |" in text and text.endswith("<!-- eval-table:end -->\nafter\n")
+
+
+@pytest.mark.slow
+def test_kb_eval_writes_a_report_with_each_sets_split(tmp_path: Path, models_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from kbagent.cli import app
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").symlink_to(models_dir)
+    report = tmp_path / "eval" / "smoke.json"
+    result = CliRunner().invoke(app, ["--home", str(home), "eval", "--sets", "svamp,dates", "--limit", "1",
+                                      "--tools-only", "--model", "smollm2-135m", "--adapter", "none",
+                                      "--data", str(tmp_path), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "split" in result.output and "svamp (n=1)" in result.output
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["split"] == "dev" and data["machine"]["cpus"] and data["date"]
+    sets = [(s["name"], s["split"], len(s["items"])) for s in data["sets"]]
+    assert sets == [("svamp", "dev", 1), ("dates", "dev", 1)]
