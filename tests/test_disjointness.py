@@ -84,6 +84,16 @@ def _questions(notes: list[tuple[str, E.EvalItem]], reading: dict[str, list[E.Re
             + [i.question for items in problems.values() for i in items])
 
 
+def test_real_note_questions_are_disjoint_from_the_corpora(corpus: str, notes: list[tuple[str, E.EvalItem]]) -> None:
+    """The note set needs no downloaded data for this: its pages are named in the question file."""
+    pages = {i.page for _, i in notes if i.page}
+    assert pages and [p for p in pages if O.is_name_like(p) and O.occurs(p, corpus)] == []
+    assert [e for _, i in notes for e in O.entities(i.question) if O.occurs(e, corpus)] == []
+    signatures = O.corpora_signatures()
+    assert [i.question for _, i in notes if O.template_signature(i.question) in signatures] == []
+    assert all(split_of(source, i.page) in SPLITS for source, i in notes if i.page)
+
+
 def test_no_eval_page_or_article_title_occurs_in_the_corpora(
     corpus: str, notes: list[tuple[str, E.EvalItem]], reading: dict[str, list[E.ReadingSet]],
 ) -> None:
