@@ -25,12 +25,13 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
+    from kbagent.indexes.embedders import load_embedder
+
     from kbagent.config import load_config
     from kbagent.evaluation.corpus import build_corpus, documents_source
     from kbagent.evaluation.data import data_file, locate_data
     from kbagent.evaluation.notes_real import load_real_note_questions, real_note_connectors
     from kbagent.evaluation.reading_sets import load_reading_set
-    from kbagent.indexes.embedders import load_embedder
     from kbagent.tools import fuse_rankings
 
     report = json.loads(args.report.read_text(encoding="utf-8"))
