@@ -22,7 +22,13 @@ best BM25 of the result added to their score, so they come first. Each hit also 
 ``coverage``: the fraction of the query's distinct terms it contains, each term weighted by its
 BM25 IDF — the evidence hybrid fusion uses to decide how far to trust the lexical ranking. The
 weighting matters: unweighted, an English question "covers" half of any English page through
-"what", "the", "of", "is" alone, even when the answer is in a Japanese page.
+"what", "the", "of", "is" alone, even when the answer is in a Japanese page. IDF alone is not
+enough either: in a mostly-Japanese index those English words are rare, so they weigh most. So
+function words (English stop words, Japanese and Chinese particles and question words) are left
+out of the match and weigh nothing in the coverage, unless the query has nothing else. A hit also
+carries ``rare``: its share of the query's rare words — words (not CJK bigrams) on at most
+`RARE_CHUNKS` chunk, what Ctrl+F would find in one place — which fusion ranks above the chunks the
+words did not find.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ _CJK_RANGES = (
     "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff\uf900-\ufaff"
     "\U00020000-\U0003134f"
 )
+_CJK_CHAR = re.compile(f"[{_CJK_RANGES}]")
 _SEGMENT = re.compile(f"(?P<cjk>[{_CJK_RANGES}]+)|(?P<word>[^\\W_{_CJK_RANGES}]+)")
 
 _CHUNKS = "lexical_chunks"
@@ -49,6 +56,25 @@ _BATCH = 500  # stays under SQLite's bound-parameter limit
 # A pasted page as a query would make an OR of thousands of terms (seconds per search); its
 # first terms are plenty to find where it came from.
 _MAX_QUERY_TERMS = 128
+# A query word on at most this many chunks is a rare word: the one place Ctrl+F would show. (Three
+# chunks cost English Recall@1 on the Logseq docs: descriptions share many a word with one other page.)
+RARE_CHUNKS = 1
+
+# Words that say how a question is asked, not what it is about: counted as evidence they make any
+# English line "match" a question (and in a mostly-Japanese page they are rare, so IDF inflates them).
+FUNCTION_WORDS = frozenset(
+    """a an the of in on at to for from by with about into is are was were be been being do does did
+    what which who whom whose when where why how many much my your our their his her its it this that
+    these those there here and or but not no yes can could should would will shall may might must
+    i you we they he she me us them than then so as if any some all each per according notes note page
+    say says said tell write wrote written""".split()  # noqa: SIM905 - a word list reads better as prose
+)
+# Particles and question words of Japanese and Chinese: a bigram made only of them ("は何", "什么")
+# says nothing about a topic.
+CJK_FUNCTION_CHARS = frozenset("何誰哪几谁吗呢的了はがをにでとのもかへやねよ？")
+CJK_QUESTION_WORDS = frozenset(
+    {"什么", "多少", "怎么", "いく", "くら", "なに", "なん", "だれ", "どこ", "いつ", "どの", "どう"}
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +83,8 @@ class LexicalHit:
 
     chunk_id: str
     score: float
-    coverage: float  # fraction of the query's terms found in this chunk, 0..1
+    coverage: float  # IDF-weighted fraction of the query's meaningful terms found in this chunk, 0..1
+    rare: float = 0.0  # the same for the query's rare words (on at most RARE_CHUNKS chunks); 0 if none
 
 
 @dataclass(frozen=True)
@@ -79,6 +106,23 @@ def _singular(word: str) -> str:
     if not word.endswith(("us", "ss")):
         return word[:-1]
     return word
+
+
+# Stop words as the index stores them ("does" is stored as "doe", "this" as "thi").
+_FUNCTION_TERMS = FUNCTION_WORDS | {_singular(w) for w in FUNCTION_WORDS}
+
+
+def _rare_candidate(term: str) -> bool:
+    # A CJK bigram on one chunk is often two words' edges ("京タ"), not a rare word: only whole
+    # words count (measured: counting bigrams too cost English→Japanese Recall@1 0.26 → 0.18).
+    return _CJK_CHAR.search(term) is None
+
+
+def is_function_term(term: str) -> bool:
+    """True for a stored term that carries no topic: a stop word (as stemmed) or a CJK particle run."""
+    if term in _FUNCTION_TERMS or term in CJK_QUESTION_WORDS:
+        return True
+    return not term.isascii() and all(ch in CJK_FUNCTION_CHARS for ch in term)
 
 
 def analyze(text: str) -> Terms:
@@ -105,6 +149,7 @@ class _Query:
     stream: tuple[str, ...]  # the whole query in order, for the verbatim (phrase) match
     terms: tuple[str, ...]  # distinct words and bigrams, looked up in the ``terms`` column
     chars: tuple[str, ...]  # distinct lone CJK characters, looked up in the ``chars`` column
+    function: frozenset[str] = frozenset()  # terms that carry no topic (none when all of them would)
 
     @classmethod
     def parse(cls, text: str) -> _Query:
@@ -121,17 +166,26 @@ class _Query:
         lone = {t for t in stream if len(t) == 1 and t in cjk}
         terms = tuple(dict.fromkeys(t for t in stream if t not in lone))
         chars = tuple(dict.fromkeys(t for t in stream if t in lone))
-        return cls(stream, terms, chars)
+        function = frozenset(t for t in (*terms, *chars) if is_function_term(t))
+        if len(function) == len(terms) + len(chars):
+            function = frozenset()  # "what is this": the words asked are all there is to find
+        return cls(stream, terms, chars, function)
 
     @property
     def size(self) -> int:
         """Number of distinct terms."""
         return len(self.terms) + len(self.chars)
 
+    def keys(self) -> list[tuple[str, str]]:
+        """(column, term) of every distinct term that carries meaning."""
+        return [
+            *(("terms", t) for t in self.terms if t not in self.function),
+            *(("chars", c) for c in self.chars if c not in self.function),
+        ]
+
     def match(self) -> str:
-        """FTS5 query for any of the terms (terms are only letters and digits: quoting is safe)."""
-        parts = [f'terms : "{t}"' for t in self.terms] + [f'chars : "{c}"' for c in self.chars]
-        return " OR ".join(parts)
+        """FTS5 query for any meaningful term (terms are only letters and digits: quoting is safe)."""
+        return " OR ".join(f'{col} : "{t}"' for col, t in self.keys())
 
     def phrase(self) -> str | None:
         """An FTS5 query for the whole term stream in order, or None when it is a single term."""
@@ -139,15 +193,15 @@ class _Query:
             return None
         return f'terms : "{" ".join(self.stream)}"'
 
-    def coverage(self, weights: dict[tuple[str, str], float], terms: str, chars: str) -> float:
-        """IDF-weighted fraction of the distinct query terms found in a chunk's stored columns."""
+    @staticmethod
+    def coverage(weights: dict[tuple[str, str], float], terms: str, chars: str) -> float:
+        """Weighted fraction of the (column, term) keys of ``weights`` found in a chunk's columns."""
         total = sum(weights.values())
+        if total <= 0:
+            return 0.0
         # Substring tests on the space-padded columns: several times faster than building sets.
-        terms, chars = f" {terms} ", f" {chars} "
-        found = sum(weights["terms", t] for t in self.terms if f" {t} " in terms) + sum(
-            weights["chars", c] for c in self.chars if f" {c} " in chars
-        )
-        return found / total if total > 0 else 0.0
+        columns = {"terms": f" {terms} ", "chars": f" {chars} "}
+        return sum(w for (col, t), w in weights.items() if f" {t} " in columns[col]) / total
 
 
 def _batches(items: list[str]) -> Iterator[list[str]]:
@@ -222,23 +276,30 @@ class LexicalIndex:
                 ).fetchall()
         if not rows:
             return []
-        weights = self._idf(q)
+        df = self._df(q)
+        n = self._count()
+        weights = {key: math.log(1 + (n - d + 0.5) / (d + 0.5)) for key, d in df.items()}
+        rare = {key: weights[key] for key, d in df.items() if 0 < d <= RARE_CHUNKS and _rare_candidate(key[1])}
         boost = max(r[2] for r in rows)
         hits = [
             LexicalHit(
                 chunk_id=chunk_id,
                 score=score + (boost if rowid in verbatim else 0.0),
                 coverage=q.coverage(weights, terms, chars),
+                rare=q.coverage(rare, terms, chars),
             )
             for chunk_id, rowid, score, terms, chars in rows
         ]
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
 
-    def _idf(self, q: _Query) -> dict[tuple[str, str], float]:
-        """BM25's IDF of each query term in its column (a term no chunk holds weighs most)."""
+    def _count(self) -> int:
         (n,) = self.conn.execute(f"SELECT count(*) FROM {_CHUNKS}").fetchone()
-        wanted = [*(("terms", t) for t in q.terms), *(("chars", c) for c in q.chars)]
+        return int(n)
+
+    def _df(self, q: _Query) -> dict[tuple[str, str], int]:
+        """How many chunks hold each meaningful query term, in its column."""
+        wanted = q.keys()
         df = dict.fromkeys(wanted, 0)
         words = list({t for _, t in wanted})
         for batch in _batches(words):
@@ -248,4 +309,4 @@ class LexicalIndex:
             ):
                 if (col, term) in df:
                     df[col, term] = docs
-        return {key: math.log(1 + (n - d + 0.5) / (d + 0.5)) for key, d in df.items()}
+        return df

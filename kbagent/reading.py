@@ -21,7 +21,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from kbagent.indexes.lexical import analyze
+from kbagent.indexes.lexical import CJK_FUNCTION_CHARS as _CJK_FUNCTION_CHARS
+from kbagent.indexes.lexical import CJK_QUESTION_WORDS as _CJK_QUESTION_WORDS
+from kbagent.indexes.lexical import FUNCTION_WORDS, analyze
 
 TokenCounter = Callable[[str], int]
 
@@ -40,22 +42,6 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;])\s+(?=[A-Z0-9\"'(])|(?<
 _MARKUP_HEAD = re.compile(r"^(?:[-*•+>#]+|\d+[.)])\s+|^\s*[-*•]\s*")
 _PROPERTY = re.compile(r"^[\w-]+::\s*")
 _ONLY_LINK = re.compile(r"^\[?\s*(?:https?://\S+|[^\[\]]+\.icon)\s*\]?$")
-
-# Words that say how a question is asked, not what it is about: counted as evidence they make any
-# English line "match" a question (and in a mostly-Japanese page they are rare, so IDF inflates them).
-FUNCTION_WORDS = frozenset(
-    """a an the of in on at to for from by with about into is are was were be been being do does did
-    what which who whom whose when where why how many much my your our their his her its it this that
-    these those there here and or but not no yes can could should would will shall may might must
-    i you we they he she me us them than then so as if any some all each per according notes note page
-    say says said tell write wrote written""".split()  # noqa: SIM905 - a word list reads better as prose
-)
-# Particles and question words of Japanese and Chinese: a bigram made only of them ("は何", "什么")
-# says nothing about a topic.
-_CJK_FUNCTION_CHARS = frozenset("何誰哪几谁吗呢的了はがをにでとのもかへやねよ？")
-_CJK_QUESTION_WORDS = frozenset(
-    {"什么", "多少", "怎么", "いく", "くら", "なに", "なん", "だれ", "どこ", "いつ", "どの", "どう"}
-)
 
 
 class LineEmbedder(Protocol):

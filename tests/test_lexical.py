@@ -73,10 +73,10 @@ def test_coverage_is_the_share_of_query_terms_found(index: LexicalIndex) -> None
 def test_coverage_weighs_rare_terms_more_than_common_ones() -> None:
     index = LexicalIndex(sqlite3.connect(":memory:"))
     index.create()
-    index.add([(animal, "s", f"the {animal} is here") for animal in ("cat", "dog", "bird", "lion")])
-    hits = {h.chunk_id: h.coverage for h in index.search("the lion")}
+    index.add([(animal, "s", f"the old {animal} is here") for animal in ("cat", "dog", "bird", "lion")])
+    hits = {h.chunk_id: h.coverage for h in index.search("old lion")}
     assert hits["lion"] == 1.0
-    assert hits["cat"] < 0.25  # "the" is in every note: it is little evidence
+    assert hits["cat"] < 0.25  # "old" is in every note: it is little evidence
 
 
 def test_verbatim_phrase_ranks_above_scattered_words() -> None:
@@ -149,3 +149,48 @@ def test_a_whole_pasted_page_as_query_finds_its_page() -> None:
     page = "".join(f"第{i}章では東京と大阪の会議{i}について説明する。" for i in range(400))
     index.add([*NOTES, ("page", "s", page)])
     assert ids(index, page)[0] == "page"
+
+
+# function words and rare words -----------------------------------------------------------------
+
+JAPANESE = [f"ja{i}" for i in range(30)]
+
+
+def mostly_japanese() -> LexicalIndex:
+    """Thirty Japanese notes and one with a line of English prose: "the" and "what" are rare here."""
+    index = LexicalIndex(sqlite3.connect(":memory:"))
+    index.create()
+    index.add([(cid, "s", f"第{i}回の会議メモ。予算と日程を確認した。") for i, cid in enumerate(JAPANESE)])
+    index.add([("prose", "s", "旅行メモ: what the guide said is that the castle and the garden close at five.")])
+    index.add([("boil", "s", "水の沸点は標高が高いほど低くなる。富士山頂では約87度 (boiling point)。")])
+    return index
+
+
+def test_function_words_are_no_evidence_in_a_mostly_japanese_index() -> None:
+    hits = {h.chunk_id: h for h in mostly_japanese().search("What is the boiling point of water?")}
+    assert "prose" not in hits  # it shares only "what", "the", "is": nothing the question is about
+    assert hits["boil"].coverage > 0.5
+
+
+def test_a_query_of_only_function_words_still_finds_them() -> None:
+    assert [h.chunk_id for h in mostly_japanese().search("what the")] == ["prose"]
+
+
+def test_japanese_and_chinese_particles_and_question_words_are_no_evidence() -> None:
+    index = LexicalIndex(sqlite3.connect(":memory:"))
+    index.create()
+    index.add([("particles", "s", "それは何のことか。什么意思？"), ("fuji", "s", "富士山の高さは3776メートル。")])
+    hits = {h.chunk_id: h for h in index.search("富士山の高さは何メートル")}
+    assert "particles" not in hits  # it shares only "は何", a particle and a question word
+    assert hits["fuji"].coverage > 0.7  # all but "何メ"
+    assert [h.chunk_id for h in index.search("富士山是什么")] == ["fuji"]
+
+
+def test_hits_say_how_much_of_the_querys_rare_words_they_hold() -> None:
+    index = LexicalIndex(sqlite3.connect(":memory:"))
+    index.create()
+    index.add([(f"n{i}", "s", f"Meeting notes {i}: budget, hiring and the roadmap.") for i in range(20)])
+    index.add([("made-up", "s", "Meeting notes: the florbanite supplier is late again.")])
+    hits = {h.chunk_id: h for h in index.search("florbanite meeting")}
+    assert hits["made-up"].rare == 1.0
+    assert hits["n3"].rare == 0.0 and hits["n3"].coverage > 0  # "meeting" is on every page: not rare
