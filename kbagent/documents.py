@@ -77,7 +77,8 @@ def has_content(title: str, text: str) -> bool:
     """True when ``text`` says something beyond ``title``: a letter or digit outside list marks.
 
     An empty note, an image-only page (its image dropped by the connector) or a page that is only
-    its own heading has nothing to find; embedded, its title alone lands near every short query.
+    its own heading or properties holds its title alone, and a short text's embedding lands near
+    every short query: such a chunk is "hollow", and search trusts it only when words match.
     """
     name = " ".join(title.split()).casefold()
     for line in text.split("\n"):
@@ -169,9 +170,11 @@ class Chunker:
         pieces: list[str] = []
         for block in blocks(doc.text):
             pieces.extend(self._split(block, budget))
-        # A page with nothing to find (an empty note, only an image) is catalogued without chunks:
-        # it still counts and can be removed, but is never a search hit of its title alone.
-        packed = [p for p in self._pack(pieces, budget) if has_content(doc.title, p)]
+        packed = self._pack(pieces, budget)
+        if not packed and doc.title.strip():
+            # A page with only a title is still findable by its title; search keeps such a chunk
+            # below the pages with something in them unless the query names it (see `has_content`).
+            packed = [""]
         return [
             Chunk(
                 id=_chunk_id(doc, i, text),

@@ -507,21 +507,20 @@ class KnowledgeBase:
             vec = self.vectors.query(self.query_embedder.embed_query(query), pool, srcs)
         if mode != "vector":
             lex = self.lexical.search(query, pool, srcs)
+        records = self.catalog.get_chunks(list(dict.fromkeys([*(c for c, _ in vec), *(h.chunk_id for h in lex)])))
         if mode == "hybrid":
-            ranked = fuse(vec, lex, pool)
+            hollow = {cid for cid, rec in records.items() if not has_content(rec.title, rec.text)}
+            ranked = fuse(vec, lex, pool, hollow)
         elif mode == "vector":
             ranked = vec
         else:
             ranked = [(h.chunk_id, h.score) for h in lex]
-        records = self.catalog.get_chunks([cid for cid, _ in ranked])
         hits: list[Hit] = []
         pages: set[tuple[str, str]] = set()
         for cid, score in ranked:
             rec = records.get(cid)
             if rec is None or (rec.source, rec.doc_id) in pages:
                 continue  # a vector the catalogue does not know (interrupted write), or a 2nd chunk
-            if not has_content(rec.title, rec.text):
-                continue  # a title-only chunk of an empty page, indexed before such pages got none
             pages.add((rec.source, rec.doc_id))
             hits.append(
                 Hit(

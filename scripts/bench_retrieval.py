@@ -43,7 +43,7 @@ from kbagent.indexes.embedders import QUERY_PREFIX, load_embedder, prepare_embed
 from kbagent.indexes.hybrid import fuse
 from kbagent.indexes.lexical import LexicalHit, LexicalIndex
 
-from kbagent.documents import Chunker, Document, TokenCounter
+from kbagent.documents import Chunker, Document, TokenCounter, has_content
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KBAGENT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -215,6 +215,8 @@ class Bench:
         self.vectors = vectors
         self.pool = pool
         self.page_of = {p.chunk_id: p.page for p in passages}
+        # title-only chunks, which fusion trusts only when words match (as KnowledgeBase.search does)
+        self.hollow = {p.chunk_id for p in passages if not has_content(p.title, p.text)}
         self.lexical = LexicalIndex(sqlite3.connect(":memory:"))
         self.lexical.create()
         self.lexical.add((p.chunk_id, p.source, p.indexed_text) for p in passages)
@@ -240,7 +242,7 @@ class Bench:
             t1 = time.perf_counter()
             lex: list[LexicalHit] = self.lexical.search(q.text, self.pool, sources)
             t2 = time.perf_counter()
-            fused = fuse(vec, lex, self.pool)
+            fused = fuse(vec, lex, self.pool, self.hollow)
             t3 = time.perf_counter()
             ms["vector"] += t1 - t0
             ms["lexical"] += t2 - t1

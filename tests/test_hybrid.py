@@ -39,6 +39,27 @@ def test_a_lexical_only_hit_joins_the_ranking() -> None:
     assert ranked.index("z") < ranked.index("c")
 
 
+def test_a_tie_goes_to_the_chunk_with_lexical_evidence() -> None:
+    # the word's only chunk scores 1.0 from words alone: exactly the best vector hit's score
+    assert order(fuse(VECTOR, [LexicalHit("z", 5.0, 1.0)], 10))[:2] == ["z", "a"]
+
+
+def test_a_rare_word_puts_its_chunk_above_every_chunk_the_words_did_not_find() -> None:
+    # z holds a word on one chunk only and most of the query; y holds it too, but little else
+    lexical = [LexicalHit("z", 3.0, 0.6, rare=1.0), LexicalHit("y", 9.0, 0.2, rare=1.0)]
+    ranked = fuse(VECTOR, lexical, 7)
+    assert order(ranked)[:2] == ["z", "a"]
+    assert order(ranked).index("y") > order(ranked).index("b")
+    assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+
+
+def test_a_hollow_chunk_stays_below_the_best_chunk_with_content_unless_its_words_match() -> None:
+    # "a" holds nothing but its page's title, and a short text lands near every short query
+    assert order(fuse(VECTOR, [], 5, hollow={"a"}))[:2] == ["b", "a"]
+    assert order(fuse(VECTOR, [LexicalHit("a", 1.0, 0.5)], 5, hollow={"a"}))[0] == "a"
+    assert order(fuse(VECTOR[:1], [], 5, hollow={"a"})) == ["a"]  # nothing else: it is still found
+
+
 def test_one_side_empty_or_both() -> None:
     assert order(fuse(VECTOR, [], 2)) == ["a", "b"]
     assert order(fuse([], [LexicalHit("x", 2.0, 0.4), LexicalHit("y", 1.0, 1.0)], 5)) == ["y", "x"]
@@ -79,3 +100,39 @@ def test_exact_short_japanese_words_come_first(notes, embedder) -> None:
     assert search(notes, embedder, "猫")[0] == "cat"
     assert search(notes, embedder, "議事録")[0] == "meeting"
     assert search(notes, embedder, "12 percent")[0] == "budget"
+
+
+MOSTLY_JAPANESE = {
+    "fuji": "富士山の頂上では水は約87度で沸騰する。気圧が低いと沸点が下がるためだ。",
+    "prose": "旅行メモ。What the guide said is that it is the one thing we should do if there is time, and that it is"
+    " not far from the station.",
+    "meeting": "来週の会議では予算と採用計画を話し合う。議事録は田中さんが書く。",
+    "cat": "うちの猫は毎朝六時に起こしに来る。",
+    "osaka-castle": "大阪城は豊臣秀吉が築いた城で、天守閣は1931年に復興された。",
+    "ramen": "駅前のラーメン屋は火曜日が定休日。味噌ラーメンが一番おいしい。",
+    "garden": "庭のトマトは七月に毎朝水をやる。バジルは早く花が咲いた。",
+    "train": "新幹線で東京から京都まで約2時間15分。指定席は早めに予約する。",
+    "supplier": "仕入れ先のメモ: florbanite の納品がまた遅れている。",
+}
+
+
+@pytest.fixture(scope="module")
+def mostly_japanese(embedder) -> tuple[LexicalIndex, np.ndarray, list[str]]:
+    """Japanese notes, one of them with a line of English prose, and one with a made-up word."""
+    texts = MOSTLY_JAPANESE
+    index = LexicalIndex(sqlite3.connect(":memory:"))
+    index.create()
+    index.add([(cid, "notes", text) for cid, text in texts.items()])
+    return index, embedder.embed_passages(list(texts.values())), list(texts)
+
+
+def test_english_stop_words_do_not_win_english_questions(mostly_japanese, embedder) -> None:
+    # In these notes "what", "the", "is", "of" are on one page only, so by IDF alone they were the
+    # strongest evidence there is, and the English prose page beat the page the question is about.
+    assert search(mostly_japanese, embedder, "Who writes the minutes of the meeting?")[0] == "meeting"
+    assert search(mostly_japanese, embedder, "What do my notes say about the cat?")[0] == "cat"
+
+
+def test_a_made_up_word_on_one_note_comes_first(mostly_japanese, embedder) -> None:
+    for query in ("florbanite", "what is florbanite?", "florbanite はいつ届く？"):
+        assert search(mostly_japanese, embedder, query)[0] == "supplier", query
