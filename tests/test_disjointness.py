@@ -10,7 +10,6 @@ sample-notes set does overlap with the corpora, which is why it is labelled trai
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,12 +24,9 @@ SPLITS = ("dev", "test")
 
 
 @pytest.fixture(scope="module")
-def data() -> Path:
-    """The public data sets (``$KBAGENT_SHARED_DATA`` or ``../shared/data``); skip when absent."""
-    folder = Path(os.environ.get("KBAGENT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    if not folder.is_dir():
-        pytest.skip(f"shared data not found at {folder}")
-    return folder
+def data(shared_data: Path) -> Path:
+    """The public data sets: conftest's ``shared_data`` (skips when absent)."""
+    return shared_data
 
 
 @pytest.fixture(scope="module")
