@@ -40,6 +40,7 @@ from kbagent.connectors.notefiles import (
 )
 
 from kbagent.documents import Document, normalize_text
+from kbagent.plaintext import LOGSEQ_NOISE_PROPERTIES
 
 SUFFIXES = (".md", ".markdown")
 FLAVORS = ("markdown", "obsidian", "logseq", "hugo")
@@ -49,16 +50,6 @@ _HUGO_CONFIGS = tuple(
 _MAX_META_CHARS = 1000
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# Logseq writes these on blocks for its own bookkeeping; they are not what the note says.
-_NOISE_PROPERTIES = frozenset(
-    {
-        "id", "collapsed", "heading", "background-color", "created-at", "updated-at",
-        "query-table", "query-properties", "query-sort-by", "query-sort-desc", "ls-type",
-        "hl-type", "hl-page", "hl-color", "hl-stamp", "template-including-parent",
-        "card-repeats", "card-next-schedule", "card-last-score", "card-last-reviewed",
-        "card-last-interval", "card-ease-factor",
-    }
-)  # fmt: skip
 
 _FRONT_MATTER = {
     "---": re.compile(r"\A---[ \t]*\n(.*?)(?:\n|^)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M),
@@ -311,7 +302,7 @@ def convert_body(text: str, found: Links, *, flavor: str = "markdown") -> str:
             continue
         if flavor == "logseq" and (p := _PROPERTY.match(bare)):
             key = p.group(1).lower()
-            if key in _NOISE_PROPERTIES or key.startswith("logseq."):
+            if key in LOGSEQ_NOISE_PROPERTIES or key.startswith("logseq."):
                 continue
             indent = line[: len(line) - len(line.lstrip())]
             bullet = "- " if stripped.startswith("- ") else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kbagent.microformat import strip_calls
+from kbagent.plaintext import plain_text
 
 if TYPE_CHECKING:
     from kbagent.agent import Answer, CallRecord
@@ -43,7 +44,8 @@ class Link:
     @classmethod
     def from_hit(cls, hit: Hit) -> Link:
         """The link to a search hit's page."""
-        return cls(hit.title, hit.url, hit.source, hit.doc_id, hit.snippet or " ".join(hit.text.split())[:240])
+        shown = hit.snippet or " ".join(plain_text(hit.text).split())[:240]
+        return cls(hit.title, hit.url, hit.source, hit.doc_id, shown)
 
 
 @dataclass(frozen=True)

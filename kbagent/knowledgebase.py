@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from kbagent.catalog import Catalog, ChunkRecord, connect
 from kbagent.config import Config, load_config
 from kbagent.documents import Chunk, Chunker, Document, embed_text, has_content
+from kbagent.plaintext import plain_text
 
 if TYPE_CHECKING:
     from kbagent.agent import Agent
@@ -579,8 +580,8 @@ def _open_configured(config: Config, name: str) -> Connector:
 
 
 def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
-    """A window of ``text`` around the first occurrence of a query term (or its start)."""
-    flat = " ".join(text.split())
+    """A window of ``text``, as plain text, around the first occurrence of a query term (or its start)."""
+    flat = " ".join(plain_text(text).split())
     if len(flat) <= width:
         return flat
     low = flat.lower()

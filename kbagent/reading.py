@@ -24,6 +24,7 @@ import numpy as np
 from kbagent.indexes.lexical import CJK_FUNCTION_CHARS as _CJK_FUNCTION_CHARS
 from kbagent.indexes.lexical import CJK_QUESTION_WORDS as _CJK_QUESTION_WORDS
 from kbagent.indexes.lexical import FUNCTION_WORDS, analyze
+from kbagent.plaintext import plain_line
 
 TokenCounter = Callable[[str], int]
 
@@ -39,8 +40,6 @@ WEAK_LEXICAL = 0.3
 MAX_UNIT_CHARS = 220
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|(?<=[.;])\s+(?=[A-Z0-9\"'(])|(?<=；)")
-_MARKUP_HEAD = re.compile(r"^(?:[-*•+>#]+|\d+[.)])\s+|^\s*[-*•]\s*")
-_PROPERTY = re.compile(r"^[\w-]+::\s*")
 _ONLY_LINK = re.compile(r"^\[?\s*(?:https?://\S+|[^\[\]]+\.icon)\s*\]?$")
 
 
@@ -73,10 +72,8 @@ def approx_tokens(text: str) -> int:
 
 
 def clean_line(line: str) -> str:
-    """A line as a reader sees it: bullets, heading marks and block properties' keys kept short."""
-    line = unicodedata.normalize("NFKC", line).strip()
-    line = _MARKUP_HEAD.sub("", _MARKUP_HEAD.sub("", line))  # "- ## Heading" has two marks
-    return " ".join(line.split())
+    """A line as a reader sees it: plain text (no markup, link targets or noise), widths unified."""
+    return plain_line(unicodedata.normalize("NFKC", line))
 
 
 def page_units(text: str, title: str = "") -> list[str]:

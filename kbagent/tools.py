@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kbagent.knowledgebase import Hit
 from kbagent.microformat import neutralize, unquote
+from kbagent.plaintext import plain_text
 from kbagent.reading import GAP, LineSelector, page_units, shares
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ class Search:
         return " ".join(parts)
 
     def _snippet(self, hit: Hit) -> str:
-        text = _one_line(hit.snippet or hit.text)
+        text = _one_line(hit.snippet or plain_text(hit.text))
         if len(text) > self.snippet_chars:
             text = text[: self.snippet_chars - 1].rstrip() + "…"
         return text
