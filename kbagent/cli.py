@@ -227,15 +227,18 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
 @app.command()
 def forget(
-    source: Annotated[str, typer.Argument(help="The source to remove from the index.")],
+    source: Annotated[str, typer.Argument(help="The source to remove from the index and the configuration.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
-    """Remove a source and everything indexed from it (your files are not touched)."""
-    if not yes and sys.stdin.isatty():
-        typer.confirm(f"Remove everything indexed from {source!r}?", abort=True)
+    """Remove a source from the index and from config.toml (your files are not touched)."""
     with _kb() as kb:
+        known = kb.source_names()
+        if source not in known:
+            raise _fail(f"no such source: {source}; known sources: {', '.join(known) or 'none'}", 2)
+        if not yes and sys.stdin.isatty():
+            typer.confirm(f"Remove {source!r} from the index and the configuration?", abort=True)
         n = kb.forget(source)
-    out.print(f"removed {n} pages of {source}")
+    out.print(f"removed {n} pages of {source}; it is no longer configured", highlight=False)
 
 
 @models_app.command("prepare")
@@ -350,7 +353,10 @@ def cron_remove(tabfile: TabOpt = None) -> None:
     """Take kbagent's line out of the crontab."""
     from kbagent import schedule
 
-    n = schedule.remove(tabfile=tabfile)
+    try:
+        n = schedule.remove(tabfile=tabfile)
+    except schedule.ScheduleError as exc:
+        raise _fail(str(exc), 2) from None
     out.print("removed the kbagent crontab line" if n else "no kbagent crontab line was installed")
 
 
@@ -360,8 +366,11 @@ def cron_status(tabfile: TabOpt = None) -> None:
     from kbagent import schedule
 
     config = _config()
-    entry = schedule.installed(tabfile=tabfile)
-    out.print(f"crontab: {entry}" if entry else "crontab: not installed", highlight=False, markup=False)
+    try:
+        entry = schedule.installed(tabfile=tabfile)
+        out.print(f"crontab: {entry}" if entry else "crontab: not installed", highlight=False, markup=False)
+    except schedule.ScheduleError as exc:  # the last run's record is still worth showing
+        err.print(f"crontab: {exc}", highlight=False, markup=False)
     run = schedule.last_run(config.paths.logs)
     if run is None:
         out.print("last run: never")

@@ -464,8 +464,18 @@ class KnowledgeBase:
         self._mark_dirty(False)
         return (len(extra), len(missing))
 
+    def source_names(self) -> list[str]:
+        """Every source the index or the configuration knows, sorted."""
+        return sorted({r[0] for r in self.catalog.sources()} | set(self.config.sources))
+
     def forget(self, source: str) -> int:
-        """Remove a source and everything indexed from it; return the number of pages removed."""
+        """Remove a source from the index and the configuration; return the number of pages removed.
+
+        An unknown name is a `KeyError` that lists the known ones (a typo must not pass silently).
+        """
+        known = self.source_names()
+        if source not in known:
+            raise KeyError(f"no such source: {source} (known: {', '.join(known) or 'none'})")
         self._acquire(-1)
         try:
             pages = len(self.catalog.documents(source))
@@ -476,6 +486,9 @@ class KnowledgeBase:
                 self.catalog.trash(ids)
             self._empty_trash()
             self._mark_dirty(False)
+            if source in self.config.sources:  # else `kb reindex` would bring it straight back
+                self.config = self.config.with_value(f"sources.{source}", None)
+                self.config.save()
             return pages
         finally:
             self._lock.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +17,10 @@ from crontab import CronTab
 MARKER = "kbagent-reindex"
 STATE_FILE = "cron-state.json"
 LOG_FILE = "reindex.log"
+NO_CRONTAB = (
+    "the `crontab` command is not installed: install cron (Debian/Ubuntu: sudo apt install cron; "
+    "Fedora: sudo dnf install cronie; macOS has it), or pass --tabfile FILE"
+)
 
 _EVERY = re.compile(r"^\s*(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)\s*$", re.I)
 
@@ -69,7 +74,12 @@ def _tab(tabfile: Path | None) -> CronTab:
         tabfile.parent.mkdir(parents=True, exist_ok=True)
         tabfile.touch(exist_ok=True)
         return CronTab(tabfile=str(tabfile))
-    return CronTab(user=True)
+    if shutil.which("crontab") is None:
+        raise ScheduleError(NO_CRONTAB)
+    try:
+        return CronTab(user=True)
+    except OSError as exc:  # crontab exists but refuses (no cron daemon, not allowed to use cron)
+        raise ScheduleError(f"could not read the crontab: {exc}") from exc
 
 
 @dataclass(frozen=True)

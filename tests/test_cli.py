@@ -1,0 +1,52 @@
+"""The ``kb`` command as a person meets it: messages, questions asked, help and tables that fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kbagent.cli import app
+from kbagent.config import load_config
+
+OBSIDIAN = Path(__file__).parent / "fixtures" / "obsidian"
+
+
+def kb(home: Path, *args: str, input: str | None = None) -> tuple[int, str]:
+    """Run ``kb --home HOME ARGS…``; the exit status and everything it printed (stdout and stderr)."""
+    result = CliRunner().invoke(app, ["--home", str(home), *args], input=input)
+    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A data directory with one configured folder source, ``notes``, not indexed yet."""
+    h = tmp_path / "home"
+    load_config(h).with_value("sources.notes", {"format": "obsidian", "path": str(OBSIDIAN)}).save()
+    return h
+
+
+def test_forget_removes_the_source_from_the_configuration_too(home: Path) -> None:
+    code, said = kb(home, "forget", "notes", "--yes")
+    assert code == 0 and "removed 0 pages of notes" in said
+    assert "notes" not in load_config(home).sources  # so `kb reindex` does not bring it back
+
+
+def test_forget_of_an_unknown_name_lists_the_known_ones(home: Path) -> None:
+    code, said = kb(home, "forget", "note", "--yes")
+    assert code == 2
+    assert "no such source: note; known sources: notes" in " ".join(said.split())
+    assert "notes" in load_config(home).sources
+
+
+def test_cron_without_a_crontab_program_says_how_to_get_one(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `crontab` anywhere
+    code, said = kb(home, "cron", "install", "--every", "1h")
+    assert code == 2 and "Traceback" not in said
+    assert "`crontab` command is not installed: install cron (Debian/Ubuntu: sudo apt install cron" in (
+        " ".join(said.split())
+    )
+    code, said = kb(home, "cron", "status")
+    assert code == 0 and "last run: never" in said and "not installed: install cron" in " ".join(said.split())
