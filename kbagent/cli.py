@@ -16,6 +16,7 @@ from rich.progress import Progress as Bar
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kbagent.clihelp import plain_help
 from kbagent.config import Config, load_config
 from kbagent.knowledgebase import IndexBusy, IndexStats, KnowledgeBase, Progress
 
@@ -112,7 +113,7 @@ def index(
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for: words, a phrase, or a question.")],
-    k: Annotated[int, typer.Option("-k", help="How many pages.")] = 5,
+    k: Annotated[int, typer.Option("-k", metavar="N", help="How many pages.")] = 5,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources.")] = None,
     mode: Annotated[str, typer.Option(help="hybrid, vector or lexical.")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -758,6 +759,9 @@ def eval_(
 
 def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
+
+
+plain_help(app)  # last, once every command is registered
 
 
 def main() -> None:

@@ -50,3 +50,18 @@ def test_cron_without_a_crontab_program_says_how_to_get_one(home: Path, monkeypa
     )
     code, said = kb(home, "cron", "status")
     assert code == 0 and "last run: never" in said and "not installed: install cron" in " ".join(said.split())
+
+
+@pytest.mark.parametrize("command", [[], ["search"], ["reindex"], ["forget"], ["cron", "install"],
+                                     ["sources", "add", "scrapbox"]])
+def test_help_names_no_python_types(tmp_path: Path, command: list[str]) -> None:
+    code, said = kb(tmp_path, *command, "--help")
+    assert code == 0 and "Show this message and exit." in said
+    assert "<str>" not in said and "<bool>" not in said and "<int>" not in said and "<list" not in said
+
+
+def test_an_option_with_a_value_shows_a_placeholder_and_a_flag_none(tmp_path: Path) -> None:
+    _, said = kb(tmp_path, "search", "--help")
+    lines = {line.split()[1]: line for line in said.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
+    assert " N " in lines["-k"] and " MODE " in lines["--mode"]
+    assert lines["--json"].split()[2] == "Print"
