@@ -45,7 +45,11 @@ ScanItem = Document | Unchanged | Failure
 
 
 class Connector(Protocol):
-    """Reads one source. ``known`` maps the ids indexed last time to their ``version``."""
+    """Reads one source. ``known`` maps the ids indexed last time to their ``version``.
+
+    A connector may also offer ``expected_pages() -> int``, a cheap count of the pages a scan will
+    yield, which progress displays use as their total.
+    """
 
     source: str
 

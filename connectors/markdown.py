@@ -416,6 +416,10 @@ class MarkdownConnector:
         for folder in self.vault.folders:
             yield from walk_notes(folder, SUFFIXES, skip_dir=lambda d: d == skip)
 
+    def expected_pages(self) -> int:
+        """How many notes a scan will yield (one walk of the folders: a progress bar's total)."""
+        return sum(1 for f in self.files() if isinstance(f, Path))
+
     def scan(self, known: Mapping[str, str]) -> Iterator[ScanItem]:
         """Yield every note as a Document (or Unchanged when its mtime and size are as indexed).
 

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from kbagent.clihelp import plain_help
 from kbagent.config import Config, load_config
-from kbagent.knowledgebase import IndexBusy, IndexStats, KnowledgeBase, Progress
+from kbagent.knowledgebase import IndexBusy, IndexStats, KnowledgeBase, Progress, Status
 
 app = typer.Typer(help="Ask your own notes from the terminal.", no_args_is_help=True, add_completion=False)
 models_app = typer.Typer(help="Prepare the packaged models.", no_args_is_help=True)
@@ -76,17 +77,11 @@ def print_stats(stats: IndexStats) -> None:
 
 
 def run_index(fn: Any, label: str, lock_timeout: float = 0) -> Any:
-    """Run an indexing call with a live progress line."""
-    with Bar(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task(f"indexing {label}")
+    """Run an indexing call with progress on stderr: a live bar, or a line now and then when redirected."""
+    from kbagent.indexprogress import ProgressView
 
-        def progress(p: Progress) -> None:
-            bar.update(task, description=f"{p.source}: {p.pages} pages, {p.chunks_embedded} chunks embedded")
-
-        return fn(progress=progress, lock_timeout=lock_timeout)
+    with ProgressView(err, label) as view:
+        return fn(progress=view, lock_timeout=lock_timeout)
 
 
 @app.command()
@@ -210,20 +205,57 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     if as_json:
         print(json.dumps(asdict(st), ensure_ascii=False, indent=2, default=str))
         return
-    out.print(f"data directory: {st.home}", highlight=False)
-    out.print(f"vector store:   {st.store} ({st.vectors} vectors, {_mib(st.chroma_bytes)})", highlight=False)
-    out.print(f"catalogue:      {_mib(st.catalog_bytes)}", highlight=False)
-    table = Table("source", "format", "pages", "chunks", "last run", "last result")
+    _print_status(st)
+
+
+def _print_status(st: Status) -> None:
+    """`kb status` for a person: a short header and one table row per source, within 80 columns."""
+    from rich import box
+
+    from kbagent.humantime import ago
+
+    now = datetime.now(UTC)
+    head = Table.grid(padding=(0, 2))
+    head.add_column(no_wrap=True, style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("data directory", _tilde(st.home))
+    head.add_row("vector store", f"{_tilde(st.store)} ({st.vectors} vectors, {_mib(st.chroma_bytes)})")
+    head.add_row("catalogue", _mib(st.catalog_bytes))
+    if st.running is not None:
+        r = st.running
+        pages = f"{r.pages}/{r.total}" if r.total else str(r.pages)
+        since = ago(datetime.fromisoformat(r.started), now)
+        head.add_row("indexing now", f"{r.source}: {pages} pages, started {since} (process {r.pid})")
+    out.print(head, highlight=False)
+    out.print()
+    if not st.sources:
+        out.print("no sources yet: `kb index PATH` adds one", highlight=False, markup=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("source", overflow="fold", min_width=12)
+    table.add_column("format", no_wrap=True)
+    for name in ("pages", "chunks"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("last run", no_wrap=True)
+    table.add_column("last result", overflow="fold")
     for s in st.sources:
         last = s.last_stats or {}
         result = (
-            f"+{last.get('added', 0)} ~{last.get('changed', 0)} -{last.get('removed', 0)} "
-            f"!{last.get('failed', 0)}"
+            f"+{last.get('added', 0)} ~{last.get('changed', 0)} -{last.get('removed', 0)} !{last.get('failed', 0)}"
             if last
             else ""
         )
-        table.add_row(s.name, s.format, str(s.pages), str(s.chunks), s.last_run or "never", result)
-    out.print(table)
+        when = ago(datetime.fromisoformat(s.last_run), now) if s.last_run else "never"
+        table.add_row(s.name, s.format, str(s.pages), str(s.chunks), when, result)
+    out.print(table, highlight=False)
+    if any(s.last_stats for s in st.sources):
+        out.print("last result: +added ~changed -removed !failed pages", style="dim", highlight=False)
+
+
+def _tilde(text: str) -> str:
+    """Paths under the home folder written with ``~``: shorter, and the same for everyone."""
+    home = str(Path.home())
+    return text.replace(home, "~", 1) if home not in ("", "/") else text
 
 
 @app.command()
@@ -281,8 +313,11 @@ def reindex(
     try:
         with KnowledgeBase(config=config) as kb:
             timeout = -1 if wait else 0
-            if cron:
-                results = kb.reindex(names, lock_timeout=timeout)
+            if log is not None:  # cron: the log gets a progress line now and then, and says when it waits
+                from kbagent.indexprogress import ProgressView
+
+                view = ProgressView(err, "sources", log=log.info, every=60.0)
+                results = kb.reindex(names, progress=view, lock_timeout=timeout)
             else:
                 results = run_index(lambda **kw: kb.reindex(names, **kw), "sources", timeout)
     except IndexBusy as exc:

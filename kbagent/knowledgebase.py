@@ -10,20 +10,24 @@ Searches ignore vectors the catalogue does not know.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
+from kbagent import runstate
 from kbagent.catalog import Catalog, ChunkRecord, connect
 from kbagent.config import Config, load_config
 from kbagent.documents import Chunk, Chunker, Document, embed_text, has_content
 from kbagent.plaintext import plain_text
+from kbagent.runstate import RunState
 
 if TYPE_CHECKING:
     from kbagent.agent import Agent
@@ -72,12 +76,31 @@ class IndexStats:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where an indexing run is: pages seen so far and chunks embedded so far."""
+    """Where an indexing run is: pages seen out of those expected, chunks embedded, time taken.
+
+    ``total`` is the connector's estimate or, failing that, the pages indexed last time (None on a
+    first run of a source that cannot tell). ``waiting`` is sent once while another run holds the lock.
+    """
 
     source: str
     pages: int
     chunks_embedded: int
     current: str = ""
+    total: int | None = None
+    seconds: float = 0.0
+    waiting: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Pages per second so far (0 until a page and some time have passed)."""
+        return self.pages / self.seconds if self.pages and self.seconds > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the rate so far, or None when the total or the rate is unknown."""
+        if self.total is None or not self.rate:
+            return None
+        return max(0.0, (self.total - self.pages) / self.rate)
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,7 @@ class Status:
     vectors: int
     catalog_bytes: int
     chroma_bytes: int
+    running: RunState | None = None
 
 
 class IndexBusy(RuntimeError):
@@ -141,6 +165,7 @@ class KnowledgeBase:
         # one lock object per knowledge base: it is re-entrant, so reindex() can hold it across
         # all sources while index() takes it again for each
         self._lock = FileLock(str(self.paths.lock))
+        self._run_recorded = 0.0
 
     # components, loaded on first use so that an unchanged re-index never loads the model -------
     @property
@@ -193,13 +218,35 @@ class KnowledgeBase:
         self.close()
 
     # indexing --------------------------------------------------------------------------------
-    def _acquire(self, timeout: float) -> None:
+    def _acquire(self, timeout: float, progress: ProgressFn | None = None) -> None:
+        """Take the indexing lock; a wait (``timeout`` not 0) is announced once through ``progress``."""
+        try:
+            self._lock.acquire(timeout=0)
+            return
+        except Timeout:
+            if timeout == 0:
+                raise IndexBusy(
+                    f"another indexing run is in progress (lock {self.paths.lock}); try again later"
+                ) from None
+        if progress:
+            progress(Progress("", 0, 0, waiting=True))
         try:
             self._lock.acquire(timeout=timeout)
         except Timeout as exc:
-            raise IndexBusy(
-                f"another indexing run is in progress (lock {self.paths.lock}); try again later"
-            ) from exc
+            raise IndexBusy(f"another indexing run still holds the lock {self.paths.lock}") from exc
+
+    def _release(self) -> None:
+        if self._lock.lock_counter == 1:  # the outermost hold: the run is over
+            runstate.clear(self.paths.home)
+        self._lock.release()
+
+    def _record_run(self, state: RunState, force: bool = False) -> None:
+        """Write where this run is for `kb status` elsewhere, at most once a second."""
+        now = time.monotonic()
+        if force or now - self._run_recorded >= 1.0:
+            self._run_recorded = now
+            with contextlib.suppress(OSError):  # only `kb status` reads it: never fail a run over it
+                runstate.write(self.paths.home, state)
 
     def index_path(
         self,
@@ -243,12 +290,12 @@ class KnowledgeBase:
         Nothing is removed when the source could not be listed completely, and a page that could
         not be read keeps its indexed copy.
         """
-        self._acquire(lock_timeout)
+        self._acquire(lock_timeout, progress)
         try:
             self.reconcile(force=False)
             return self._index_locked(connector, format, location, progress, batch_chunks)
         finally:
-            self._lock.release()
+            self._release()
 
     def reindex(
         self,
@@ -267,7 +314,7 @@ class KnowledgeBase:
         unknown = [n for n in wanted if n not in configured]
         if unknown:
             raise KeyError(f"no such source: {', '.join(unknown)} (see `kb sources list`)")
-        self._acquire(lock_timeout)
+        self._acquire(lock_timeout, progress)
         try:
             results = []
             for name in wanted:
@@ -288,7 +335,7 @@ class KnowledgeBase:
                 )
             return results
         finally:
-            self._lock.release()
+            self._release()
 
     def _index_locked(
         self,
@@ -305,6 +352,15 @@ class KnowledgeBase:
         with self.catalog.transaction():
             self.catalog.put_source(source, format or type(connector).__name__, location)
         known = self.catalog.documents(source)
+        expected = _expected_pages(connector) or len(known) or None
+        state = RunState(os.getpid(), _now(), source, 0, expected, _now())
+        self._record_run(state, force=True)
+
+        def report(pages: int, current: str = "") -> None:
+            total = max(expected, pages) if expected else None
+            self._record_run(replace(state, pages=pages, total=total, updated=_now()))
+            if progress:
+                progress(Progress(source, pages, counts["embedded"], current, total, time.monotonic() - started))
         seen: set[str] = set()
         failures: list[str] = []
         counts = {"added": 0, "changed": 0, "unchanged": 0, "failed": 0, "embedded": 0}
@@ -346,8 +402,7 @@ class KnowledgeBase:
                     pending_size += max(1, len(doc.text) // 400)
                     if pending_size >= batch_chunks:
                         flush()
-                if progress:
-                    progress(Progress(source, len(seen), counts["embedded"], doc.title))
+                report(len(seen), doc.title)
             flush()
         except Exception as exc:  # a connector that dies mid-scan must not cost us any data
             flush()
@@ -381,8 +436,7 @@ class KnowledgeBase:
         )
         with self.catalog.transaction():
             self.catalog.finish_run(source, _now(), json.dumps(asdict(stats), ensure_ascii=False))
-        if progress:
-            progress(Progress(source, len(seen), counts["embedded"]))
+        report(len(seen))
         return stats
 
     def chunker(self) -> Chunker:
@@ -491,7 +545,7 @@ class KnowledgeBase:
                 self.config.save()
             return pages
         finally:
-            self._lock.release()
+            self._release()
 
     # searching -------------------------------------------------------------------------------
     def search(
@@ -564,6 +618,7 @@ class KnowledgeBase:
             vectors=self.vectors.count(),
             catalog_bytes=_size(self.paths.catalog),
             chroma_bytes=0 if self.chroma_url else _size(self.paths.chroma),
+            running=runstate.read(self.paths.home),
         )
 
     def agent(self, **options: Any) -> Agent:
@@ -617,9 +672,19 @@ def snippet(text: str, query: str, width: int = SNIPPET_CHARS) -> str:
 
 
 def _with_source(doc: Document, source: str) -> Document:
-    from dataclasses import replace
-
     return replace(doc, source=source)
+
+
+def _expected_pages(connector: Connector) -> int | None:
+    """The connector's cheap estimate of its page count, when it offers one (``expected_pages()``)."""
+    estimate = getattr(connector, "expected_pages", None)
+    if not callable(estimate):
+        return None
+    try:
+        n = estimate()
+    except Exception:  # an estimate is a nicety: the run goes on without one
+        return None
+    return n if isinstance(n, int) and n > 0 else None
 
 
 def _now() -> str:

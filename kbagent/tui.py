@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
@@ -37,6 +37,7 @@ from textual.widgets.option_list import Option
 
 from kbagent.agent import Agent, Done, Event, TextDelta, ToolCallFinished, ToolCallStarted
 from kbagent.conversations import Conversation, ConversationStore, Link, ToolCall, Turn
+from kbagent.humantime import ago
 from kbagent.microformat import parse_calls, pending_call
 from kbagent.models import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, converted_language_model
 
@@ -80,22 +81,6 @@ def display_url(url: str) -> str:
 def _clip(text: str, chars: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
-
-
-def ago(then: datetime, now: datetime) -> str:
-    """How long ago ``then`` was: ``just now``, ``5 min ago``, ``3 h ago``, ``2 days ago``."""
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=UTC)
-    if now.tzinfo is None:
-        now = now.astimezone()
-    s = max(0.0, (now - then).total_seconds())
-    if s < 60:
-        return "just now"
-    if s < 3600:
-        return f"{int(s // 60)} min ago"
-    if s < 86400 * 2:
-        return f"{int(s // 3600)} h ago"
-    return f"{int(s // 86400)} days ago"
 
 
 def advice(exc: BaseException) -> tuple[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,32 @@ def test_an_option_with_a_value_shows_a_placeholder_and_a_flag_none(tmp_path: Pa
     lines = {line.split()[1]: line for line in said.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
     assert " N " in lines["-k"] and " MODE " in lines["--mode"]
     assert lines["--json"].split()[2] == "Print"
+
+
+def test_status_fits_80_columns_and_shows_a_run_in_progress(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from kbagent import cli, runstate
+    from kbagent.knowledgebase import KnowledgeBase
+
+    monkeypatch.setattr(cli, "out", Console(width=80, soft_wrap=True))  # whatever the test's terminal is
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    with KnowledgeBase(home) as base, base.catalog.transaction():
+        base.catalog.put_source("highlights-from-my-very-long-reading-list", "readwise-logseq",
+                                "/home/someone/Documents/Readwise/exports/2026/logseq/pages")
+        base.catalog.finish_run("highlights-from-my-very-long-reading-list", an_hour_ago,
+                                json.dumps({"added": 12345, "changed": 678, "removed": 9, "failed": 2}))
+    started = (datetime.now(UTC) - timedelta(minutes=2)).isoformat(timespec="seconds")
+    runstate.write(home, runstate.RunState(os.getpid(), started, "notes", 120, 450, started))
+    code, said = kb(home, "status")
+    assert code == 0 and max(len(line) for line in said.splitlines()) <= 80
+    assert "indexing now    notes: 120/450 pages, started 2 min ago" in said
+    assert "1 h ago" in said and "+12345 ~678 -9 !2" in said
+
+
+def test_status_forgets_a_run_whose_process_is_gone(home: Path) -> None:
+    from kbagent import runstate
+
+    runstate.write(home, runstate.RunState(2**22 + 12345, "2026-01-01T00:00:00+00:00", "notes", 1, 2))
+    assert runstate.read(home) is None
+    assert "indexing now" not in kb(home, "status")[1]
