@@ -188,6 +188,16 @@ def test_reading_answers_are_folded_and_numbers_match_as_numbers() -> None:
     assert not E.score(nothing, answer("Tienson."))
 
 
+def test_f1_counts_characters_for_cjk_and_words_for_english() -> None:
+    assert E.f1("500年。", "有500年的栽培历史。", cjk=True) == pytest.approx(2 * 0.4 / 1.4)  # 4 of 10 characters
+    assert E.f1("the Rhine.", "Rhine Delta") == pytest.approx(2 / 3)
+    assert E.f1("Delta", "Rhine Delta") == pytest.approx(2 / 3) and E.f1("x", "y") == 0.0
+    item = E.EvalItem("Where?", "Rhine Delta", "reading", lang="en")
+    assert E.reading_f1(item, "That is not in your notes.") == 0.0
+    nothing = E.EvalItem("Who?", "", "reading", lang="en", unanswerable=True)
+    assert E.reading_f1(nothing, "That is not in your notes.") == 1.0 and E.reading_f1(nothing, "Tienson.") == 0.0
+
+
 def test_the_reading_ceiling_looks_only_at_what_search_and_find_showed() -> None:
     from kbagent.agent import CallRecord
 

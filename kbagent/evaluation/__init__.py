@@ -56,10 +56,12 @@ from kbagent.evaluation.report import (
 from kbagent.evaluation.running import CallsDisabled, FixedClock, evaluate, reading_metrics, run_set
 from kbagent.evaluation.scoring import (
     contains_answer,
+    f1,
     first_number,
     gold_shown,
     numbers_match,
     page_cited,
+    reading_f1,
     score,
     score_reading,
 )
@@ -81,10 +83,10 @@ __all__ = [
     "CORPUS_SETS", "PAPER_RESULTS", "REAL_NOTE_QUESTIONS", "SAMPLE_NOTE_QUESTIONS", "SET_NAMES", "SPLIT_SETS",
     "SVAMP_STYLE", "TABLE_HEADER", "CallsDisabled", "EvalItem", "EvalPlan", "FixedClock", "ItemResult",
     "MissingData", "PlanRequest", "ReadingSet", "SetInfo", "SetResult", "article_key", "build_plan",
-    "contains_answer", "data_file", "default_data_dir", "default_plan", "detail_lines", "evaluate",
+    "contains_answer", "data_file", "default_data_dir", "default_plan", "detail_lines", "evaluate", "f1",
     "first_number", "generated_arithmetic", "generated_dates", "gold_shown", "gsm8k_answer", "load_gsm8k",
     "load_mawps", "load_note_questions", "load_reading_set", "load_real_note_questions", "load_tram",
     "load_word_problems", "locate_data", "numbers_match", "page_cited", "parse_sets", "questions_from_index",
-    "reading_metrics", "real_note_connectors", "render_markdown", "replace_section", "report_rows",
+    "reading_f1", "reading_metrics", "real_note_connectors", "render_markdown", "replace_section", "report_rows",
     "resolve_sets", "run_info", "run_set", "score", "score_reading", "table_rows", "write_report",
 ]

@@ -47,7 +47,8 @@ class ItemResult:
     """The agent's answer to one question and how it was scored.
 
     ``gold_shown`` (reading items) says whether a Search/Find result the model read held an
-    acceptable answer: the reading ceiling, what a perfect reader could have got right.
+    acceptable answer: the reading ceiling, what a perfect reader could have got right. ``f1``
+    (reading items) is the SQuAD/CMRC-style overlap with the best acceptable answer, 0..1.
     """
 
     question: str
@@ -66,6 +67,7 @@ class ItemResult:
     refused: bool = False
     gold_shown: bool | None = None
     calls: tuple[str, ...] = ()
+    f1: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ JSON report (``kb eval --report docs/eval/NAME.json``)::
 Each set: ``name, split, description, kind, tools, n, accuracy, search_rate, cited_rate,
 seconds_per_question, metrics, items``; ``metrics`` (reading sets) holds ``page_found``,
 ``reading_ceiling``, ``reading_ceiling_page_found``, ``search_rate``, ``find_rate``, ``by_lang``,
-``by_kind``, ``unanswerable`` and ``refusal_rate_answerable``.
+``by_kind``, ``unanswerable``, ``refusal_rate_answerable`` and ``f1`` (mean SQuAD/CMRC-style F1, %).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def cell(r: SetResult | None) -> str:
         return ", ".join(p for p in parts if p)
     if r.kind == "reading":
         m = r.metrics
-        return (f"{_pct(r.accuracy, 1)} (page {_pct(m.get('page_found'))}, ceiling {_pct(m.get('reading_ceiling'))}, "
+        return (f"{_pct(r.accuracy, 1)} (F1 {_pct(m.get('f1'))}, page {_pct(m.get('page_found'))}, "
+                f"ceiling {_pct(m.get('reading_ceiling'))}, "
                 f"Search {_pct(m.get('search_rate'))}, Find {_pct(m.get('find_rate'))})")
     return _pct(r.accuracy, 1)
 
@@ -175,7 +176,8 @@ def _md_cell(s: dict[str, Any]) -> str:
     text = f"{_pct(acc, 1)}" if acc is not None else "–"
     if s.get("kind") == "reading":
         m = s.get("metrics") or {}
-        text += f" (page {_pct(m.get('page_found'))}, ceiling {_pct(m.get('reading_ceiling'))})"
+        f1 = f"F1 {_pct(m.get('f1'))}, " if m.get("f1") is not None else ""
+        text += f" ({f1}page {_pct(m.get('page_found'))}, ceiling {_pct(m.get('reading_ceiling'))})"
     elif s.get("kind") == "notes" and s.get("search_rate") is not None:
         text += f" (Search {_pct(s.get('search_rate'))}, page {_pct(s.get('cited_rate'))})"
     return f"{text}, n={s.get('n')}"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from kbagent.agent import Agent
 from kbagent.evaluation.items import EvalItem, ItemResult, SetResult
-from kbagent.evaluation.scoring import gold_shown, page_cited, score, share
+from kbagent.evaluation.scoring import gold_shown, page_cited, reading_f1, score, share
 from kbagent.refusal import is_refusal
 from kbagent.splits import Split
 
@@ -50,6 +50,7 @@ def ask(item: EvalItem, agent: Agent, clock: FixedClock | None = None) -> ItemRe
         refused=is_refusal(answer.plain),
         gold_shown=gold_shown(item, answer) if reading and not item.unanswerable else None,
         calls=tuple(f"{c.tool}({c.input})" for c in answer.calls),
+        f1=round(reading_f1(item, answer.plain), 4) if reading and item.graded else None,
     )
 
 
@@ -126,7 +127,13 @@ def reading_metrics(items: Sequence[EvalItem], results: Sequence[ItemResult]) ->
         "by_kind": _group(pairs, lambda i: i.category),
         "unanswerable": {"n": len(unanswerable), "accuracy": share(unanswerable)},
         "refusal_rate_answerable": share(r.refused for _, r in answerable),
+        "f1": _mean_pct(r.f1 for _, r in pairs if r.f1 is not None),
     }
+
+
+def _mean_pct(values: Iterable[float]) -> float | None:
+    values = list(values)
+    return round(100 * sum(values) / len(values), 1) if values else None
 
 
 class CallsDisabled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -76,6 +77,39 @@ def contains_answer(text: str, gold: str, cjk: bool = False) -> bool:
         return any(numbers_match(x, number) for x in numbers_in(text))
     cjk = cjk or has_cjk(gold)
     return fold(gold, cjk) in fold(text, cjk)
+
+
+_PUNCT = re.compile(r"[\W_]+")
+_EN_ARTICLES = {"a", "an", "the"}
+
+
+def answer_units(text: str, cjk: bool) -> list[str]:
+    """What F1 counts: characters for Japanese and Chinese (as CMRC 2018 scores), else words
+    without articles (as SQuAD does); punctuation and case are left out either way."""
+    t = unicodedata.normalize("NFKC", text).casefold()
+    if cjk:
+        return [ch for ch in t if not _PUNCT.fullmatch(ch)]
+    return [w for w in _PUNCT.sub(" ", t).split() if w not in _EN_ARTICLES]
+
+
+def f1(answer: str, gold: str, cjk: bool = False) -> float:
+    """The overlap F1 of the answer's and the gold's units (SQuAD/CMRC 2018 style), 0..1."""
+    a, g = answer_units(answer, cjk), answer_units(gold, cjk)
+    if not a or not g:
+        return 0.0
+    common = sum((Counter(a) & Counter(g)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(a), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def reading_f1(item: EvalItem, answer_plain: str) -> float:
+    """The best F1 over the acceptable answers; a refusal scores 1 on an unanswerable question and
+    0 on an answerable one (a refusal's words must not overlap a gold by chance)."""
+    if item.unanswerable or is_refusal(answer_plain):
+        return 1.0 if item.unanswerable and is_refusal(answer_plain) else 0.0
+    return max((f1(answer_plain, g, _cjk_item(item)) for g in item.acceptable), default=0.0)
 
 
 def _cjk_item(item: EvalItem) -> bool:
