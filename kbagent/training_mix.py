@@ -267,12 +267,39 @@ def _unit(question: str) -> str:
     return "" if word in _NOT_UNITS else word
 
 
-def calculator_example(problem: WordProblem, stats: MixStats | None = None, max_steps: int = 6) -> Example | None:
-    """``[Calculator(a) → x] [Calculator(b) → y] y units.``: each step run by kbagent's calculator."""
+_OPERAND = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")
+
+
+def compound_expression(steps: Sequence[tuple[str, str]]) -> str:
+    """The steps folded into one expression: a later step's operand equal to an earlier step's
+    result is replaced by that step's expression in parentheses (``48/2``, ``48+24`` → ``48+(48/2)``)."""
+    built: dict[str, str] = {}
+    expr = ""
+    for raw, result in steps:
+        expr = _OPERAND.sub(lambda m: _operand(built.get(m.group(), m.group())), raw)
+        built.setdefault(result.replace(",", ""), expr)
+    return expr
+
+
+def _operand(expr: str) -> str:
+    return expr if _OPERAND.fullmatch(expr) else f"({expr})"
+
+
+def calculator_example(
+    problem: WordProblem, stats: MixStats | None = None, max_steps: int = 6, compound: bool = False
+) -> Example | None:
+    """``[Calculator(a) → x] [Calculator(b) → y] y units.``: each step run by kbagent's calculator.
+
+    With ``compound`` the steps are one checked call, ``[Calculator(48+(48/2)) → 72] 72 clips.``:
+    the one-call form the word-problem corpus teaches, so a chain never has to decide when to stop
+    (a model tuned on chains kept calling on one-step problems: MAWPS dev 63 → 23 %).
+    """
     stats = stats if stats is not None else MixStats()
     if not problem.steps or len(problem.steps) > max_steps:
         stats.dropped["gsm8k: no steps or too many"] += 1
         return None
+    if compound:
+        return _compound_example(problem, stats)
     calc = Calculator()
     calls: list[KeptCall] = []
     for expr, want in problem.steps:
@@ -298,6 +325,25 @@ def calculator_example(problem: WordProblem, stats: MixStats | None = None, max_
     stats.made["gsm8k"] += 1
     return Example("qa", answer_pieces(problem.question, calls, f"{final} {unit}.".replace(" .", ".")),
                    tuple(calls), "arithmetic:gsm8k")
+
+
+def _compound_example(problem: WordProblem, stats: MixStats) -> Example | None:
+    steps = [(e.replace("x", "*") if re.fullmatch(r"[\d.\s+\-*/()x%]+", e) else e, r) for e, r in problem.steps]
+    expr = compound_expression(steps)
+    got = Calculator()(expr)
+    try:
+        final = format_number(float(problem.answer))
+    except ValueError:
+        stats.dropped["gsm8k: answer not a number"] += 1
+        return None
+    if got != final:
+        stats.dropped["gsm8k: the folded expression is not the answer"] += 1
+        return None
+    call = _call("Calculator", expr, got)
+    stats.made["gsm8k (one call)"] += 1
+    unit = _unit(problem.question)
+    return Example("qa", answer_pieces(problem.question, [call], f"{final} {unit}.".replace(" .", ".")),
+                   (call,), "arithmetic:gsm8k")
 
 
 def sample(items: Sequence[Any], n: int, rng: random.Random) -> list[Any]:

@@ -60,7 +60,10 @@ def main() -> int:
     ap.add_argument("--reading-ja", type=int, default=700, help="JaQuAD reading examples")
     ap.add_argument("--reading-zh", type=int, default=700, help="CMRC 2018 reading examples")
     ap.add_argument("--reading-en", type=int, default=200, help="questions about Logseq documentation pages")
-    ap.add_argument("--gsm8k", type=int, default=600, help="GSM8K problems as Calculator chains")
+    ap.add_argument("--gsm8k", type=int, default=600, help="GSM8K problems as Calculator calls")
+    ap.add_argument("--gsm8k-form", choices=("compound", "chain"), default="compound",
+                    help="one folded Calculator call per problem, or one call per step")
+    ap.add_argument("--gsm8k-max-steps", type=int, default=4, help="GSM8K problems with more steps are left out")
     ap.add_argument("--articles", type=int, default=260, help="articles per reading set indexed (distractors)")
     ap.add_argument("--line-embedding", action="store_true",
                     help="choose the lines of training Search results with the embedder too, as kb ask does "
@@ -68,6 +71,10 @@ def main() -> int:
     ap.add_argument("--init-adapter", type=Path, default=None,
                     help="start from this adapter (e.g. the shipped one) instead of a fresh LoRA")
     ap.add_argument("--reuse-data", action="store_true", help="train on the work folder's data.jsonl")
+    ap.add_argument("--replace-gsm8k", action="store_true",
+                    help="with --reuse-data: the GSM8K examples made again (--gsm8k, --gsm8k-form)")
+    ap.add_argument("--keep-refusals", type=float, default=1.0,
+                    help="share of the not-in-your-notes examples kept for fine-tuning (seeded)")
     ap.add_argument("--reuse-generated", action="store_true",
                     help="keep the work folder's index and filtered corpus examples (generated.jsonl); "
                          "make only the data-set mix again")
@@ -116,6 +123,12 @@ def main() -> int:
     if args.reuse_data and data_file.exists():
         examples = T.read_jsonl(data_file)
         summary = json.loads((args.work / "data-summary.json").read_text(encoding="utf-8"))
+        if args.replace_gsm8k:
+            from kbagent.training_mix import MixStats
+
+            gsm = MixStats()
+            examples = [e for e in examples if e.origin != "arithmetic:gsm8k"] + gsm8k_examples(args, rng, gsm)
+            summary = {**summary, "gsm8k_replaced": gsm.to_dict()}
     else:
         settings = T.DataSettings(arithmetic_questions=args.arithmetic, story_share=args.stories,
                                   date_questions=args.dates,
@@ -147,6 +160,12 @@ def main() -> int:
                    "skills_mix": mix_stats}
         T.write_jsonl(data_file, examples)
         (args.work / "data-summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if args.keep_refusals < 1.0:
+        # a model that refuses answerable questions (CMRC dev: 23 % with all of them) needs fewer
+        keep = random.Random(args.seed)
+        examples = [e for e in examples
+                    if not e.origin.startswith("refusal:") or keep.random() < args.keep_refusals]
+        summary = {**summary, "kept_after_refusal_sampling": len(examples)}
     print(json.dumps(summary, indent=2))
     if args.dry_run:
         return 0
@@ -196,8 +215,6 @@ def skills_mix(args: argparse.Namespace, kb: Any, lm: Any, rng: random.Random) -
     from kbagent.training_mix import (
         MixStats,
         ReadingItem,
-        calculator_example,
-        gsm8k_problems,
         paragraph_documents,
         reading_examples,
         squad_items,
@@ -229,19 +246,27 @@ def skills_mix(args: argparse.Namespace, kb: Any, lm: Any, rng: random.Random) -
     en = [ReadingItem(it.dataset, it.article, it.doc_id, kb.page_text("logseq-docs", it.doc_id), it.question,
                       it.answer) for it in en_items]
     examples += reading_examples(en, search, find, args.reading_en, rng, stats=stats)
-    problems = gsm8k_problems(args.data / "gsm8k-train" / "train.jsonl")
-    rng.shuffle(problems)
-    made = 0
-    for p in problems:
-        if made >= args.gsm8k:
-            break
-        ex = calculator_example(p, stats)
-        if ex is not None:
-            examples.append(ex)
-            made += 1
+    examples += gsm8k_examples(args, rng, stats)
     summary = {**stats.to_dict(), "seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps(summary, ensure_ascii=False), file=sys.stderr, flush=True)
     return examples, summary
+
+
+def gsm8k_examples(args: argparse.Namespace, rng: random.Random, stats: Any) -> list[Any]:
+    """Up to ``--gsm8k`` train-split GSM8K problems as checked Calculator chains or one folded call."""
+    from kbagent.training_mix import calculator_example, gsm8k_problems
+
+    problems = gsm8k_problems(args.data / "gsm8k-train" / "train.jsonl")
+    rng.shuffle(problems)
+    out = []
+    compound = args.gsm8k_form == "compound"
+    for p in problems:
+        if len(out) >= args.gsm8k:
+            break
+        ex = calculator_example(p, stats, max_steps=args.gsm8k_max_steps, compound=compound)
+        if ex is not None:
+            out.append(ex)
+    return out
 
 
 if __name__ == "__main__":

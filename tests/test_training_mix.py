@@ -11,6 +11,7 @@ from kbagent.tools import Find, Search
 from kbagent.training_mix import (
     ReadingItem,
     calculator_example,
+    compound_expression,
     find_term,
     gsm8k_problems,
     paragraph_documents,
@@ -66,6 +67,13 @@ def test_gsm8k_steps_become_a_checked_calculator_chain() -> None:
     assert calculator_example(natalia).text.endswith(
         "Answer: [Calculator(48/2) → 24] [Calculator(48+24) → 72] 72 clips.")
     assert calculator_example(weng).text.endswith("[Calculator(12/60) → 0.2] [Calculator(0.2*50) → 10] 10.")
+
+
+def test_gsm8k_steps_fold_into_one_checked_call() -> None:
+    natalia, weng = gsm8k_problems(DATA / "gsm8k-mini.jsonl")
+    assert calculator_example(natalia, compound=True).text.endswith("Answer: [Calculator(48+(48/2)) → 72] 72 clips.")
+    assert calculator_example(weng, compound=True).text.endswith("[Calculator((12/60)*50) → 10] 10.")
+    assert compound_expression([("3*4", "12"), ("12+12", "24"), ("24-1.5", "22.5")]) == "((3*4)+(3*4))-1.5"
 
 
 def test_query_and_find_term() -> None:
