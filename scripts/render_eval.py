@@ -1,4 +1,5 @@
-"""Render ``kb eval`` JSON reports as one Markdown table (rows: sets with their split; columns: reports).
+"""Render ``kb eval`` JSON reports as Markdown tables, one per split the runs were made on (rows: sets with
+their split; columns: reports).
 
     python scripts/render_eval.py docs/eval/*.json                     # print the table
     python scripts/render_eval.py docs/eval/*.json --readme README.md  # rewrite the README's table

@@ -376,8 +376,10 @@ def test_reports_carry_the_split_and_render_as_markdown(tmp_path: Path) -> None:
     assert E.report_rows([dev, train])[0][:2] == ("gsm8k (n=2)", "dev")
     fixtures = [FIXTURES / "eval-reports" / "base.json", FIXTURES / "eval-reports" / "base-test.json"]
     table = E.render_markdown(load_reports([tmp_path / "a.json", *fixtures]))
-    assert "| set | split | a | a, calls disabled | base | base-test |" in table
-    assert "| gsm8k | dev | 50.0%, n=2 | 0.0%, n=2 | 10.0%, n=10 | – |" in table
+    # one table per split the runs were made on, the test runs first
+    assert table.index("**test** split") < table.index("| set | split | base-test |") < table.index("**dev** split")
+    assert "| set | split | a | a, calls disabled | base |" in table
+    assert "| gsm8k | dev | 50.0%, n=2 | 0.0%, n=2 | 10.0%, n=10 |" in table
     assert table.index("| reading-ja | test |") < table.index("| gsm8k | dev |") < table.index("| notes | train |")
     readme = "intro\n<!-- eval-table:start -->\nold\n<!-- eval-table:end -->\nrest\n"
     assert E.replace_section(readme, table).count("| gsm8k | dev |") == 1
@@ -398,7 +400,7 @@ def test_the_render_script_rewrites_the_readme_section(tmp_path: Path) -> None:
     shown = subprocess.run([sys.executable, str(script), *reports, str(other)], capture_output=True, text=True,
                            check=True)
     assert "not a kb eval report" in shown.stderr
-    assert "| reading-ja | test | – | 40.0% (page 80%, ceiling 60%), n=5 |" in shown.stdout
+    assert "| reading-ja | test | 40.0% (page 80%, ceiling 60%), n=5 |" in shown.stdout
     subprocess.run([sys.executable, str(script), *reports, "--readme", str(readme)], check=True, capture_output=True)
     text = readme.read_text(encoding="utf-8")
     assert "| reading-ja | test |" in text and text.endswith("<!-- eval-table:end -->\nafter\n")

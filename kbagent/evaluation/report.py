@@ -184,7 +184,20 @@ def _md_cell(s: dict[str, Any]) -> str:
 
 
 def render_markdown(reports: Sequence[tuple[str, dict[str, Any]]]) -> str:
-    """A table: one row per set (with its split), one column per report (and per tools setting)."""
+    """One table per split the reports were run on (test first): a row per set, a column per report.
+
+    Reports of one ``--split`` share a table, so a test figure never sits in a column of dev runs.
+    """
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for label, rep in reports:
+        groups.setdefault(str(rep.get("split", "?")), []).append((label, rep))
+    if len(groups) == 1:
+        return _render_table(reports)
+    order = sorted(groups, key=lambda split: SPLIT_ORDER.get(split, 3))
+    return "\n".join(f"Runs on the **{split}** split:\n\n" + _render_table(groups[split]) for split in order)
+
+
+def _render_table(reports: Sequence[tuple[str, dict[str, Any]]]) -> str:
     columns: list[tuple[str, int, bool]] = []
     for k, (label, rep) in enumerate(reports):
         modes = [m for m in (True, False) if any(bool(s.get("tools", True)) == m for s in rep.get("sets", ()))]
