@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from kbagent.connectors import Failure, ScanItem
 
-from kbagent import __version__
 from kbagent.credentials import CredentialError, RedactingFilter, SecretSource, redact, register_secret
+from kbagent.version import __version__
 
 USER_AGENT = f"kbagent/{__version__}"
 log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
 """kbagent: ask your own notes from the terminal, with a small tool-using language model."""
 
 from kbagent.documents import Chunk, Document
-from kbagent.knowledgebase import Hit, IndexBusy, IndexStats, KnowledgeBase, Status
+from kbagent.hits import Hit
+from kbagent.knowledgebase import IndexBusy, IndexStats, KnowledgeBase, Status
+from kbagent.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["Chunk", "Document", "Hit", "IndexBusy", "IndexStats", "KnowledgeBase", "Status", "__version__"]

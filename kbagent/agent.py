@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from kbagent.knowledgebase import Hit
+from kbagent.hits import Hit
 from kbagent.microformat import ARROWS, PendingCall, neutralize, pending_call, strip_calls
 from kbagent.models import LanguageModel, Message, Prompt
 from kbagent.tools import CallContext, Searcher, Tool, ToolContext, load_tools, run_tool

@@ -22,7 +22,7 @@ from kbagent.plaintext import plain_text
 
 if TYPE_CHECKING:
     from kbagent.agent import Answer, CallRecord
-    from kbagent.knowledgebase import Hit
+    from kbagent.hits import Hit
 
 FORMAT_VERSION = 1
 

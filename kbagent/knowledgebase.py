@@ -26,6 +26,7 @@ from kbagent import runstate
 from kbagent.catalog import Catalog, ChunkRecord, connect
 from kbagent.config import Config, load_config
 from kbagent.documents import Chunk, Chunker, Document, embed_text, has_content
+from kbagent.hits import Hit
 from kbagent.plaintext import plain_text
 from kbagent.runstate import RunState
 
@@ -37,20 +38,6 @@ if TYPE_CHECKING:
     from kbagent.indexes.vector import VectorIndex
 
 SNIPPET_CHARS = 240
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result: the best-matching chunk of a page, with where it came from."""
-
-    chunk_id: str
-    doc_id: str
-    source: str
-    title: str
-    url: str
-    text: str
-    score: float
-    snippet: str = ""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kbagent.knowledgebase import Hit
+from kbagent.hits import Hit
 from kbagent.microformat import neutralize, unquote
 from kbagent.plaintext import plain_text
 from kbagent.reading import GAP, LineSelector, page_units, shares

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import torch
 
     from kbagent.corpora import QAItem
-    from kbagent.knowledgebase import Hit
+    from kbagent.hits import Hit
     from kbagent.models import LocalModel
 
 HORIZON = 5  # tokens after the call with a non-zero weight: w̃_t = max(0, 1 - 0.2 t)

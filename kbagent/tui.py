@@ -43,8 +43,8 @@ from kbagent.models import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, converted
 
 if TYPE_CHECKING:
     from kbagent.config import Config
+    from kbagent.hits import Hit as SearchHit
     from kbagent.indexes.embedders import Embedder
-    from kbagent.knowledgebase import Hit as SearchHit
     from kbagent.knowledgebase import IndexStats, KnowledgeBase, Progress, Status
     from kbagent.tools import Searcher
 

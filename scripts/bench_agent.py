@@ -23,7 +23,7 @@ import torch
 
 from kbagent.agent import Agent, Done, TextDelta, ToolCallFinished, ToolCallStarted
 from kbagent.config import load_config
-from kbagent.knowledgebase import Hit
+from kbagent.hits import Hit
 from kbagent.models import LocalGeneration, LocalModel, Prompt, as_prompt
 from kbagent.tools import Calculator, Calendar, Search, Tool
 

@@ -12,7 +12,7 @@ import pytest
 from kbagent.agent import Answer, CallRecord
 from kbagent.config import Paths
 from kbagent.conversations import ConversationError, ConversationStore, Link, ToolCall, Turn
-from kbagent.knowledgebase import Hit
+from kbagent.hits import Hit
 
 DENTIST = Hit(
     "c1",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kbagent import training as T
-from kbagent.knowledgebase import Hit
+from kbagent.hits import Hit
 
 TEXT = "The hall has 34 rows with 39 chairs each, so it seats 1326 people."
 
