@@ -99,7 +99,7 @@ def test_the_walk_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
     modules = dict.fromkeys(["p", "p.a", "p.b", "p.c", "p.d", "p.e"], path)
     assert imports_of("p.a", path, modules) == {"p.b", "p.c", "p.d", "p.e"}
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    assert "kbagent.tools" in import_graph()["kbagent.agent"]
+    assert {"kbagent.agent.loop", "kbagent.connectors.http", "kbagent.indexes.vector"} <= import_graph().keys()
 
 
 def test_no_import_circle_in_kbagent() -> None:

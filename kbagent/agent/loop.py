@@ -11,17 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
+from kbagent.agent.answers import Answer, CallRecord, Done, Event, TextDelta, ToolCallFinished, ToolCallStarted
+from kbagent.agent.prompts import EXAMPLES, Example, bare_prompt, build_prompt
 from kbagent.hits import Hit
-from kbagent.microformat import ARROWS, PendingCall, neutralize, pending_call, strip_calls
-from kbagent.models import LanguageModel, Message, Prompt
-from kbagent.tools import CallContext, Searcher, Tool, ToolContext, load_tools, run_tool
-
-if TYPE_CHECKING:
-    from kbagent.config import Config
+from kbagent.microformat import ARROWS, PendingCall, neutralize, pending_call
+from kbagent.models import LanguageModel, Prompt
+from kbagent.tools import CallContext, Tool, run_tool
 
 # A blank line or the next "Question:" ends an answer in the few-shot format.
 END_STOPS = ("\nQuestion:", "\n\n")
@@ -46,164 +42,6 @@ def repetition_end(text: str) -> int | None:
         if unit.strip() and all(text[n - (k + 1) * size : n - k * size] == unit for k in range(1, REPEATS)):
             return n - (REPEATS - 1) * size
     return None
-
-
-@dataclass(frozen=True)
-class CallRecord:
-    """One tool call made while answering: what was asked, what came back, how long it took."""
-
-    tool: str
-    input: str
-    result: str
-    seconds: float
-    ok: bool = True
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A finished answer: its text (calls included, as written), the calls, and the pages used."""
-
-    question: str
-    text: str
-    calls: tuple[CallRecord, ...] = ()
-    sources: tuple[Hit, ...] = ()
-    stop_reason: str = "eos"
-    tokens: int = 0
-    seconds: float = 0.0
-
-    @property
-    def plain(self) -> str:
-        """The answer without its tool calls."""
-        return strip_calls(self.text)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``kb ask --json``)."""
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "plain": self.plain,
-            "calls": [
-                {"tool": c.tool, "input": c.input, "result": c.result, "seconds": round(c.seconds, 4), "ok": c.ok}
-                for c in self.calls
-            ],
-            "sources": [{"title": h.title, "url": h.url, "source": h.source, "doc_id": h.doc_id} for h in self.sources],
-            "stop_reason": self.stop_reason,
-            "tokens": self.tokens,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    """Text the model wrote (arrows of calls included)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCallStarted:
-    """The model asked for a tool; it is running."""
-
-    tool: str
-    input: str
-
-
-@dataclass(frozen=True)
-class ToolCallFinished:
-    """A tool call is done; ``text`` is what was spliced into the answer (`` result]``)."""
-
-    call: CallRecord
-    text: str
-
-
-@dataclass(frozen=True)
-class Done:
-    """The answer is complete."""
-
-    answer: Answer
-
-
-Event = TextDelta | ToolCallStarted | ToolCallFinished | Done
-
-
-@dataclass(frozen=True)
-class Example:
-    """One worked example for the few-shot prompt; ``tools`` are those its answer uses."""
-
-    question: str
-    answer: str
-    without_tools: str
-    tools: tuple[str, ...] = ()
-
-
-INSTRUCTIONS = (
-    "Answer questions about the user's notes. To look something up or compute something, write a "
-    "tool call [Tool(input) → result]: after the arrow the result is filled in, then continue "
-    "the answer using it."
-)
-INSTRUCTIONS_NO_TOOLS = "Answer questions briefly."
-
-EXAMPLES: tuple[Example, ...] = (
-    Example(
-        "When is my dentist appointment?",
-        '[Search("dentist appointment") → (1) Dentist: Appointment on Tuesday, May 12 at 9:30 with '
-        "Dr. Sato.] Your dentist appointment is on Tuesday, May 12 at 9:30.",
-        "I don't know your appointments.",
-        ("Search",),
-    ),
-    Example(
-        "How many days until my trip on the 14th?",
-        "[Calendar() → Today is Saturday, November 21, 2026.] The 14th is next month: "
-        "[Calculator(30 - 21 + 14) → 23] 23 days.",
-        "I don't know today's date.",
-        ("Calendar", "Calculator"),
-    ),
-    Example(
-        "去年の読書メモで一番多く出てきた本は？",
-        '[Search("読書メモ 本") → (1) 読書メモ 2025: 『サピエンス全史』を再読。三回目。 (2) 1月の読書: '
-        "『サピエンス全史』と『銃・病原菌・鉄』。] 一番多く出てきたのは『サピエンス全史』です。",
-        "分かりません。",
-        ("Search",),
-    ),
-    Example(
-        "What is 15% of 240 dollars?",
-        "[Calculator(15% of 240) → 36] 15% of 240 dollars is 36 dollars.",
-        "15% of 240 dollars is 36 dollars.",
-        ("Calculator",),
-    ),
-)
-
-
-def build_prompt(
-    question: str,
-    tools: Sequence[Tool],
-    examples: Sequence[Example] = EXAMPLES,
-    instructions: str | None = None,
-) -> Prompt:
-    """The few-shot prompt that teaches the call format, as text and as chat messages."""
-    names = {t.name for t in tools}
-    if names:
-        head = instructions or INSTRUCTIONS
-        head += "\nTools:\n" + "\n".join(f"- {t.description}" for t in tools)
-        shots = [(e.question, e.answer) for e in examples if set(e.tools) <= names]
-    else:
-        head = instructions or INSTRUCTIONS_NO_TOOLS
-        shots = [(e.question, e.without_tools) for e in examples]
-    question = " ".join(question.split())
-    text = head + "\n\n" + "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in shots)
-    shared = len(text)
-    text += f"Question: {question}\nAnswer:"
-    messages = [Message("system", head)]
-    for q, a in shots:
-        messages += [Message("user", q), Message("assistant", a)]
-    messages.append(Message("user", question))
-    return Prompt(text, tuple(messages), shared_prefix=shared)
-
-
-def bare_prompt(question: str) -> Prompt:
-    """``Question: …\nAnswer:`` alone: the prompt of models fine-tuned by ``kb train`` (no header, no shots)."""
-    question = " ".join(question.split())
-    return Prompt(f"Question: {question}\nAnswer:", (Message("user", question),))
 
 
 class Agent:
@@ -352,54 +190,3 @@ class Agent:
         if len(result) > self.max_result_chars:
             result = result[: self.max_result_chars - 1].rstrip() + "…"
         return CallRecord(call.tool, call.argument, result, seconds, ok), tuple(hits), True
-
-
-def build_agent(
-    searcher: Searcher | None,
-    *,
-    config: Config | None = None,
-    model: LanguageModel | str | None = None,
-    tools: bool = True,
-    only_tools: Sequence[str] | None = None,
-    plugins: bool = True,
-    clock: Any = None,
-    timezone: str | None = None,
-    max_calls: int = 5,
-    max_tokens: int = 256,
-    call_top_k: int = 0,
-    search_k: int = 3,
-) -> Agent:
-    """An agent over a knowledge base (or any searcher), with the configured model and tools.
-
-    ``model`` is a loaded model or a name for :func:`kbagent.models.load_language_model`
-    (``gemma3-270m``, ``smollm2-135m``, ``openai:MODEL``); ``tools=False`` answers without
-    tools. The Calendar's time zone is ``timezone``, else ``[calendar] timezone``, else the
-    system's. ``clock`` (a function returning a datetime) replaces the real clock.
-    """
-    from kbagent.config import load_config
-    from kbagent.models import load_language_model
-    from kbagent.reading import LineSelector, tokenizer_counter
-    from kbagent.tools import Find, Search
-
-    config = config or getattr(searcher, "config", None) or load_config()
-    lm = model if model is not None and not isinstance(model, str) else load_language_model(model, config)
-    toolset: dict[str, Tool] = {}
-    if tools:
-        tz = timezone or config.get("calendar.timezone")
-        context = ToolContext(searcher=searcher, clock=clock or _now, tz=tz, settings=config.raw)
-        toolset = load_tools(context, plugins=plugins, only=only_tools)
-        # the result texts are counted in the answering model's own tokens, lines chosen with the
-        # knowledge base's embedder where there is one (it carries cross-language questions)
-        selector = LineSelector(tokenizer_counter(lm), getattr(searcher, "query_embedder", None))
-        if searcher is not None and "Search" in toolset:
-            toolset["Search"] = Search(searcher, k=search_k, selector=selector)
-        if searcher is not None and "Find" in toolset:
-            toolset["Find"] = Find(searcher, selector=selector)
-    chat = getattr(getattr(lm, "settings", None), "chat", False)
-    return Agent(lm, toolset, max_calls=max_calls, max_tokens=max_tokens, call_top_k=call_top_k,
-                 end_stops=CHAT_END_STOPS if chat else END_STOPS,
-                 prompt_style=getattr(lm, "prompt_style", "few-shot"))
-
-
-def _now() -> datetime:
-    return datetime.now().astimezone()
