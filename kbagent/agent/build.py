@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kbagent.agent.loop import CHAT_END_STOPS, END_STOPS, Agent
-from kbagent.models import LanguageModel
-from kbagent.tools import Searcher, Tool, ToolContext, load_tools
+from kbagent.config import load_config
+from kbagent.models import LanguageModel, load_language_model
+from kbagent.reading import LineSelector, tokenizer_counter
+from kbagent.tools import Find, Search, Searcher, Tool, ToolContext, load_tools
 
 if TYPE_CHECKING:
     from kbagent.config import Config
@@ -36,11 +38,6 @@ def build_agent(
     tools. The Calendar's time zone is ``timezone``, else ``[calendar] timezone``, else the
     system's. ``clock`` (a function returning a datetime) replaces the real clock.
     """
-    from kbagent.config import load_config
-    from kbagent.models import load_language_model
-    from kbagent.reading import LineSelector, tokenizer_counter
-    from kbagent.tools import Find, Search
-
     config = config or getattr(searcher, "config", None) or load_config()
     lm = model if model is not None and not isinstance(model, str) else load_language_model(model, config)
     toolset: dict[str, Tool] = {}
