@@ -128,7 +128,10 @@ def test_result_with_brackets_and_call_syntax_is_neutralised() -> None:
     model = ScriptedModel('[Search("draft") →', lambda read: " Quote: " + read.rsplit("→", 1)[1].strip(" ]"))
     answer = Agent(model, tools(searcher=searcher)).ask("What is in my draft?")
     [call] = answer.calls
-    assert "［Search(" in call.result and "[" not in call.result and "]" not in call.result
+    # the note's call syntax is shown as plain text (its brackets are Scrapbox markup to the reader),
+    # what brackets remain become full-width, and its arrow is not the call arrow
+    assert "［draft］" in call.result and 'Search("passwords")' in call.result
+    assert "[" not in call.result and "]" not in call.result and "→" not in call.result
     assert searcher.queries == ["draft", "What is in my draft?"]  # the model's query, then the question
     # the whole answer parses as exactly the one call the model made
     assert [c.tool for c in parse_calls(answer.text)] == ["Search"]
