@@ -303,7 +303,7 @@ def calculator_example(
     calc = Calculator()
     calls: list[KeptCall] = []
     for expr, want in problem.steps:
-        expr = expr.replace("x", "*") if re.fullmatch(r"[\d.\s+\-*/()x%]+", expr) else expr
+        expr = _step_expression(expr)
         got = calc(expr)
         try:
             ok = abs(float(got) - float(want.replace(",", ""))) < 1e-6 * max(1.0, abs(float(got)))
@@ -313,10 +313,8 @@ def calculator_example(
             stats.dropped["gsm8k: a step does not compute"] += 1
             return None
         calls.append(_call("Calculator", expr, got))
-    try:
-        final = format_number(float(problem.answer))
-    except ValueError:
-        stats.dropped["gsm8k: answer not a number"] += 1
+    final = _final_answer(problem, stats)
+    if final is None:
         return None
     if calls[-1].result != final:
         stats.dropped["gsm8k: last step is not the answer"] += 1
@@ -327,14 +325,25 @@ def calculator_example(
                    tuple(calls), "arithmetic:gsm8k")
 
 
-def _compound_example(problem: WordProblem, stats: MixStats) -> Example | None:
-    steps = [(e.replace("x", "*") if re.fullmatch(r"[\d.\s+\-*/()x%]+", e) else e, r) for e, r in problem.steps]
-    expr = compound_expression(steps)
-    got = Calculator()(expr)
+def _step_expression(expr: str) -> str:
+    # GSM8K writes some products as 3x4; only in a purely numeric step is "x" a times sign
+    return expr.replace("x", "*") if re.fullmatch(r"[\d.\s+\-*/()x%]+", expr) else expr
+
+
+def _final_answer(problem: WordProblem, stats: MixStats) -> str | None:
     try:
-        final = format_number(float(problem.answer))
+        return format_number(float(problem.answer))
     except ValueError:
         stats.dropped["gsm8k: answer not a number"] += 1
+        return None
+
+
+def _compound_example(problem: WordProblem, stats: MixStats) -> Example | None:
+    steps = [(_step_expression(e), r) for e, r in problem.steps]
+    expr = compound_expression(steps)
+    got = Calculator()(expr)
+    final = _final_answer(problem, stats)
+    if final is None:
         return None
     if got != final:
         stats.dropped["gsm8k: the folded expression is not the answer"] += 1
