@@ -11,18 +11,14 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kbagent.microformat import strip_calls
-from kbagent.plaintext import plain_text
-
-if TYPE_CHECKING:
-    from kbagent.agent import Answer, CallRecord
-    from kbagent.hits import Hit
+from kbagent.agent.answers import Answer, CallRecord
+from kbagent.hits import Hit
 
 FORMAT_VERSION = 1
 
@@ -32,146 +28,85 @@ class ConversationError(Exception):
 
 
 @dataclass(frozen=True)
-class Link:
-    """A page an answer used or a search found: its title, where to open it, and a snippet."""
-
-    title: str
-    url: str = ""
-    source: str = ""
-    doc_id: str = ""
-    snippet: str = ""
-
-    @classmethod
-    def from_hit(cls, hit: Hit) -> Link:
-        """The link to a search hit's page."""
-        shown = hit.snippet or " ".join(plain_text(hit.text).split())[:240]
-        return cls(hit.title, hit.url, hit.source, hit.doc_id, shown)
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One tool call of an answer: what was asked, what came back, how long it took, what it found."""
-
-    tool: str
-    input: str
-    result: str
-    seconds: float = 0.0
-    ok: bool = True
-    hits: tuple[Link, ...] = ()
-
-    @classmethod
-    def from_record(cls, record: CallRecord, hits: Iterable[Hit] = ()) -> ToolCall:
-        """A call from the agent's record and the hits its search returned."""
-        return cls(record.tool, record.input, record.result, record.seconds, record.ok, tuple(map(Link.from_hit, hits)))
-
-
-@dataclass(frozen=True)
 class Turn:
-    """A question and its answer (or the error that stopped it)."""
+    """A question as the chat keeps it: the agent's answer, the model that wrote it, the error that stopped it."""
 
-    question: str
-    answer: str = ""
-    calls: tuple[ToolCall, ...] = ()
-    sources: tuple[Link, ...] = ()
-    stop_reason: str = "eos"
+    answer: Answer
     error: str | None = None
     hint: str | None = None
     model: str = ""
-    tokens: int = 0
-    seconds: float = 0.0
     asked_at: str = ""
 
-    @property
-    def plain(self) -> str:
-        """The answer without its tool calls (what is copied to the clipboard)."""
-        return strip_calls(self.answer)
-
-    @classmethod
-    def from_answer(
-        cls, answer: Answer, *, hits: Iterable[Iterable[Hit]] = (), model: str = "", asked_at: str = ""
-    ) -> Turn:
-        """A turn from a finished answer; ``hits`` are each call's search hits, in call order."""
-        per_call = list(hits)
-        calls = tuple(
-            ToolCall.from_record(c, per_call[i] if i < len(per_call) else ()) for i, c in enumerate(answer.calls)
-        )
-        return cls(
-            question=answer.question,
-            answer=answer.text,
-            calls=calls,
-            sources=tuple(map(Link.from_hit, answer.sources)),
-            stop_reason=answer.stop_reason,
-            model=model,
-            tokens=answer.tokens,
-            seconds=answer.seconds,
-            asked_at=asked_at,
-        )
-
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+        """A JSON-ready dict (the answer's fields at the top level, as the first format had them)."""
+        a = self.answer
         return {
-            "question": self.question,
-            "answer": self.answer,
-            "calls": [
-                {
-                    "tool": c.tool,
-                    "input": c.input,
-                    "result": c.result,
-                    "seconds": round(c.seconds, 4),
-                    "ok": c.ok,
-                    "hits": [_link_dict(h) for h in c.hits],
-                }
-                for c in self.calls
-            ],
-            "sources": [_link_dict(s) for s in self.sources],
-            "stop_reason": self.stop_reason,
+            "question": a.question,
+            "answer": a.text,
+            "calls": [_call_dict(c) for c in a.calls],
+            "sources": [_hit_dict(s) for s in a.sources],
+            "stop_reason": a.stop_reason,
             "error": self.error,
             "hint": self.hint,
             "model": self.model,
-            "tokens": self.tokens,
-            "seconds": round(self.seconds, 3),
+            "tokens": a.tokens,
+            "seconds": round(a.seconds, 3),
             "asked_at": self.asked_at,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Turn:
         """The turn a :meth:`to_dict` dict describes (unknown keys are ignored)."""
-        return cls(
+        answer = Answer(
             question=str(d["question"]),
-            answer=str(d.get("answer", "")),
-            calls=tuple(
-                ToolCall(
-                    str(c["tool"]),
-                    str(c.get("input", "")),
-                    str(c.get("result", "")),
-                    float(c.get("seconds", 0.0)),
-                    bool(c.get("ok", True)),
-                    tuple(_link(h) for h in c.get("hits", ())),
-                )
-                for c in d.get("calls", ())
-            ),
-            sources=tuple(_link(s) for s in d.get("sources", ())),
+            text=str(d.get("answer", "")),
+            calls=tuple(_call(c) for c in d.get("calls", ())),
+            sources=tuple(_hit(s) for s in d.get("sources", ())),
             stop_reason=str(d.get("stop_reason", "eos")),
-            error=d.get("error"),
-            hint=d.get("hint"),
-            model=str(d.get("model", "")),
             tokens=int(d.get("tokens", 0)),
             seconds=float(d.get("seconds", 0.0)),
-            asked_at=str(d.get("asked_at", "")),
         )
+        return cls(answer, d.get("error"), d.get("hint"), str(d.get("model", "")), str(d.get("asked_at", "")))
 
 
-def _link_dict(link: Link) -> dict[str, str]:
-    return {"title": link.title, "url": link.url, "source": link.source, "doc_id": link.doc_id, "snippet": link.snippet}
+def _call_dict(call: CallRecord) -> dict[str, Any]:
+    return {
+        "tool": call.tool,
+        "input": call.input,
+        "result": call.result,
+        "seconds": round(call.seconds, 4),
+        "ok": call.ok,
+        "hits": [_hit_dict(h) for h in call.hits],
+    }
 
 
-def _link(d: Mapping[str, Any]) -> Link:
-    return Link(
-        str(d.get("title", "")),
-        str(d.get("url", "")),
-        str(d.get("source", "")),
-        str(d.get("doc_id", "")),
-        str(d.get("snippet", "")),
+def _call(d: Mapping[str, Any]) -> CallRecord:
+    return CallRecord(
+        str(d["tool"]),
+        str(d.get("input", "")),
+        str(d.get("result", "")),
+        float(d.get("seconds", 0.0)),
+        bool(d.get("ok", True)),
+        tuple(_hit(h) for h in d.get("hits", ())),
+    )
+
+
+def _hit_dict(hit: Hit) -> dict[str, str]:
+    # a page's address and what the chat showed of it, not the chunk's text: files stay small
+    return {"title": hit.title, "url": hit.url, "source": hit.source, "doc_id": hit.doc_id, "snippet": hit.preview}
+
+
+def _hit(d: Mapping[str, Any]) -> Hit:
+    """A saved hit: its page and snippet (chunk id, text and score are not kept)."""
+    return Hit(
+        chunk_id="",
+        doc_id=str(d.get("doc_id", "")),
+        source=str(d.get("source", "")),
+        title=str(d.get("title", "")),
+        url=str(d.get("url", "")),
+        text="",
+        score=0.0,
+        snippet=str(d.get("snippet", "")),
     )
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kbagent.plaintext import plain_text
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -21,3 +23,8 @@ class Hit:
     text: str
     score: float
     snippet: str = ""
+
+    @property
+    def preview(self) -> str:
+        """What a list of hits shows under the title: the snippet, else the chunk's start as plain text."""
+        return self.snippet or " ".join(plain_text(self.text).split())[:240]

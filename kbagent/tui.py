@@ -35,8 +35,8 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Footer, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from kbagent.agent import Agent, Done, Event, TextDelta, ToolCallFinished, ToolCallStarted
-from kbagent.conversations import Conversation, ConversationStore, Link, ToolCall, Turn
+from kbagent.agent import Agent, Answer, CallRecord, Done, Event, TextDelta, ToolCallFinished, ToolCallStarted
+from kbagent.conversations import Conversation, ConversationStore, Turn
 from kbagent.humantime import ago
 from kbagent.microformat import parse_calls, pending_call
 from kbagent.models import DEFAULT_MODEL, PACKAGED_MODELS, ModelError, converted_language_model
@@ -128,29 +128,22 @@ def default_agent_factory(config: Config) -> AgentFactory:
     return make
 
 
-class HitRecorder:
-    """A searcher that keeps the hits of its last search (the Search block lists them).
+class LockedSearcher:
+    """The knowledge base's search, one thread at a time with the chat's other uses of it.
 
-    It also holds the lock that keeps the chat's own use of the knowledge base (and of the
-    embedding model, shared with a re-index running beside it) to one thread at a time.
+    The answer, the status line and a re-index run in threads of their own and share the catalogue's
+    connection and the embedding model. Only ``search`` is offered: a page read or a line embedding
+    would need the lock too, so the chat's Search shows each hit's chunk, not its whole page.
     """
 
     def __init__(self, searcher: Searcher, lock: threading.RLock) -> None:
         self.searcher = searcher
         self.lock = lock
-        self.last: tuple[SearchHit, ...] = ()
 
     def search(self, query: str, k: int) -> list[SearchHit]:
-        """Search, remembering the hits."""
+        """Search, under the lock."""
         with self.lock:
-            hits = self.searcher.search(query, k)
-        self.last = tuple(hits)
-        return hits
-
-    def take(self) -> tuple[SearchHit, ...]:
-        """The hits of the last search, forgotten once taken."""
-        last, self.last = self.last, ()
-        return last
+            return self.searcher.search(query, k)
 
 
 class LockedEmbedder:
@@ -201,7 +194,7 @@ class Prose(Static):
         self.update(self._render_text())
 
 
-def _call_summary(tool: str, input: str, call: ToolCall | None) -> Text:
+def _call_summary(tool: str, input: str, call: CallRecord | None) -> Text:
     """One line: ``Search "query" · 35 ms → Page, Page`` (or ``… running`` while it runs)."""
     line = Text()
     line.append(tool, "bold")
@@ -212,7 +205,7 @@ def _call_summary(tool: str, input: str, call: ToolCall | None) -> Text:
         return line
     line.append(f" · {format_seconds(call.seconds)}", "dim")
     line.append(" → ")
-    if call.hits:
+    if call.hits and tool == "Search":  # other tools (Find) say in their result what they found
         line.append(", ".join(h.title or h.doc_id for h in call.hits))
     else:
         line.append(" ".join(call.result.split()), "" if call.ok else "bold red")
@@ -225,7 +218,7 @@ class ToolCallBlock(Vertical):
     Search blocks expand (Enter or click) to list the hits with their links and snippets.
     """
 
-    def __init__(self, tool: str, input: str, call: ToolCall | None = None) -> None:
+    def __init__(self, tool: str, input: str, call: CallRecord | None = None) -> None:
         super().__init__(classes="tool-call")
         self.tool = tool
         self.input = input
@@ -260,12 +253,12 @@ class ToolCallBlock(Vertical):
             if h.url:
                 text.append("\n")
                 text.append(display_url(h.url), f"underline link {h.url}")
-            if h.snippet:
-                text.append("\n" + _clip(h.snippet, 200), "dim")
+            if h.preview:
+                text.append("\n" + _clip(h.preview, 200), "dim")
             grid.add_row(f"{i}.", text)
         return grid
 
-    def finish(self, call: ToolCall) -> None:
+    def finish(self, call: CallRecord) -> None:
         """The call is done: show its result."""
         self.call = call
         self.set_class(False, "-running")
@@ -285,7 +278,7 @@ class SourceList(OptionList):
         Binding("c", "copy_link", "Copy link"),
     ]
 
-    def __init__(self, sources: Sequence[Link]) -> None:
+    def __init__(self, sources: Sequence[SearchHit]) -> None:
         self.sources = tuple(sources)
         options = []
         for i, s in enumerate(self.sources, 1):
@@ -340,10 +333,9 @@ class TurnView(Vertical, can_focus=True):
 
         bubble = False
 
-        def __init__(self, event: Event, hits: tuple[SearchHit, ...] = ()) -> None:
+        def __init__(self, event: Event) -> None:
             super().__init__()
             self.event = event
-            self.hits = hits
 
     class Failed(Message):
         """The answer stopped with an error."""
@@ -370,7 +362,7 @@ class TurnView(Vertical, can_focus=True):
         self.asked_at = asked_at
         self._prose: Prose | None = None
         self._block: ToolCallBlock | None = None
-        self._hits: list[tuple[SearchHit, ...]] = []
+        self._calls_done = 0
         self._started = time.monotonic()
         self.cancelling = False
 
@@ -397,7 +389,7 @@ class TurnView(Vertical, can_focus=True):
             doing = "cancelling…"
         elif self._block is not None:
             doing = f"running {self._block.tool}…"
-        elif self._prose is None and not self._hits:
+        elif self._prose is None and not self._calls_done:
             doing = "thinking…"
         else:
             doing = "writing…"
@@ -437,13 +429,12 @@ class TurnView(Vertical, can_focus=True):
             self._block = ToolCallBlock(event.tool, event.input)
             self._mount_part(self._block)
         elif isinstance(event, ToolCallFinished):
-            self._hits.append(message.hits)
-            call = ToolCall.from_record(event.call, message.hits)
+            self._calls_done += 1
             if self._block is not None:
-                self._block.finish(call)
+                self._block.finish(event.call)
             self._block = None
         elif isinstance(event, Done):
-            turn = Turn.from_answer(event.answer, hits=self._hits, model=self.model, asked_at=self.asked_at)
+            turn = Turn(event.answer, model=self.model, asked_at=self.asked_at)
             await self.show_turn(turn)
         self._set_meta(self._live_meta())
 
@@ -451,16 +442,8 @@ class TurnView(Vertical, can_focus=True):
         """Show the error, with what to do, where the answer would have been."""
         text = self._prose.text if self._prose is not None else ""
         what, hint = advice(message.error)
-        turn = Turn(
-            self.question,
-            text,
-            stop_reason="error",
-            error=what,
-            hint=hint,
-            model=self.model,
-            seconds=time.monotonic() - self._started,
-            asked_at=self.asked_at,
-        )
+        answer = Answer(self.question, text, stop_reason="error", seconds=time.monotonic() - self._started)
+        turn = Turn(answer, error=what, hint=hint, model=self.model, asked_at=self.asked_at)
         await self.show_turn(turn)
 
     async def show_turn(self, turn: Turn) -> None:
@@ -474,51 +457,53 @@ class TurnView(Vertical, can_focus=True):
         self.post_message(TurnView.Finished(self, turn))
 
     def _final_widgets(self, turn: Turn) -> Iterator[Widget]:
-        records = list(turn.calls)
+        answer = turn.answer
+        records = list(answer.calls)
         used = 0
         pos = 0
-        for c in parse_calls(turn.answer):
+        for c in parse_calls(answer.text):
             if c.result is None:
                 continue  # written without an arrow: the model's prose, not a call that ran
-            prose = turn.answer[pos : c.start].strip()
+            prose = answer.text[pos : c.start].strip()
             if prose:
                 yield Prose(prose)
-            call = records[used] if used < len(records) else ToolCall(c.tool, c.argument, c.result)
+            call = records[used] if used < len(records) else CallRecord(c.tool, c.argument, c.result)
             used += 1
             yield ToolCallBlock(call.tool, call.input, call)
             pos = c.end
-        tail = turn.answer[pos:].strip()
+        tail = answer.text[pos:].strip()
         if tail:
             yield Prose(tail)
         for call in records[used:]:
             yield ToolCallBlock(call.tool, call.input, call)
-        if not turn.plain and turn.error is None and turn.stop_reason != "cancelled":
-            looked = " after its tool calls (open a Search block to see what it found)" if turn.calls else ""
+        if not answer.plain and turn.error is None and answer.stop_reason != "cancelled":
+            looked = " after its tool calls (open a Search block to see what it found)" if answer.calls else ""
             yield Note(f"The model wrote no answer{looked}. Try asking in other words, or another model: ctrl+p.")
         if turn.error is not None:
             yield Note(_error_text(turn.error, turn.hint or ""), error=True)
-        if turn.sources:
+        if answer.sources:
             yield Static(Text("Sources", "bold"), classes="sources-label", markup=False)
-            yield SourceList(turn.sources)
+            yield SourceList(answer.sources)
         yield Static(_turn_facts(turn), classes="meta -done", markup=False)
 
     def action_copy_answer(self) -> None:
         """Copy this answer (without its tool calls)."""
         if self.turn is not None:
-            self.app.copy_to_clipboard(self.turn.plain)
+            self.app.copy_to_clipboard(self.turn.answer.plain)
             self.app.notify("Copied the answer", timeout=3)
 
 
 def _turn_facts(turn: Turn) -> Text:
+    answer = turn.answer
     parts = [p for p in (turn.model,) if p]
-    if turn.calls:
-        parts.append(f"{len(turn.calls)} tool call{'s' if len(turn.calls) != 1 else ''}")
-    if turn.tokens:
-        parts.append(f"{turn.tokens} tokens")
-    parts.append(format_seconds(turn.seconds))
+    if answer.calls:
+        parts.append(f"{len(answer.calls)} tool call{'s' if len(answer.calls) != 1 else ''}")
+    if answer.tokens:
+        parts.append(f"{answer.tokens} tokens")
+    parts.append(format_seconds(answer.seconds))
     ending = {"cancelled": "cancelled", "length": "stopped at the length limit", "error": "failed"}
-    if turn.stop_reason in ending:
-        parts.append(ending[turn.stop_reason])
+    if answer.stop_reason in ending:
+        parts.append(ending[answer.stop_reason])
     return Text(" · ".join(parts), "dim")
 
 
@@ -743,7 +728,7 @@ class ChatApp(App[None]):
         self._agent: Agent | None = None
         self._agent_lock = threading.Lock()
         self._agent_generation = 0
-        self._recorder = HitRecorder(kb, self._kb_lock) if kb is not None else None
+        self._searcher = LockedSearcher(kb, self._kb_lock) if kb is not None else None
         self._cancel: threading.Event | None = None
         self._answering: TurnView | None = None
         self._warned_empty = False
@@ -758,7 +743,7 @@ class ChatApp(App[None]):
     def compose(self) -> ComposeResult:
         """Conversation, input, status line, key hints."""
         yield VerticalScroll(id="conversation")
-        history = [t.question for t in self.conversation.turns]
+        history = [t.answer.question for t in self.conversation.turns]
         yield ChatInput(history, id="input", placeholder="Ask your notes…  (Enter sends · Ctrl+J new line · F1 help)")
         yield StatusLine(id="status", markup=False)
         yield Footer()
@@ -771,7 +756,7 @@ class ChatApp(App[None]):
         if self.notice:
             widgets.append(Note(self.notice))
         for turn in self.conversation.turns:
-            widgets.append(TurnView(turn.question, turn, model=turn.model))
+            widgets.append(TurnView(turn.answer.question, turn, model=turn.model))
         if widgets:
             await conversation.mount_all(widgets)
         self.query_one(ChatInput).focus()
@@ -811,7 +796,7 @@ class ChatApp(App[None]):
         """The agent, built on first use (in a worker thread: loading a model takes seconds)."""
         with self._agent_lock:
             if self._agent is None:
-                self._agent = self.agent_factory(self._recorder, self.model_name)
+                self._agent = self.agent_factory(self._searcher, self.model_name)
             return self._agent
 
     def on_chat_app_model_loaded(self, message: ChatApp.ModelLoaded) -> None:
@@ -860,14 +845,8 @@ class ChatApp(App[None]):
             agent = self.agent_for()
             view.model = agent.model.name
             self.post_message(self.ModelLoaded(agent.model.name, generation=generation))
-            recorder = self._recorder
             for event in agent.events(question, cancel):
-                hits: tuple[SearchHit, ...] = ()
-                if isinstance(event, ToolCallStarted) and recorder is not None:
-                    recorder.take()
-                elif isinstance(event, ToolCallFinished) and recorder is not None:
-                    hits = recorder.take() if event.call.tool == "Search" else ()
-                view.post_message(TurnView.Streamed(event, hits))
+                view.post_message(TurnView.Streamed(event))
         except BaseException as exc:
             view.post_message(TurnView.Failed(exc))
 
@@ -905,13 +884,13 @@ class ChatApp(App[None]):
         if turn is None:
             self.notify("No answer to copy yet", severity="warning")
             return
-        self.copy_to_clipboard(turn.plain)
+        self.copy_to_clipboard(turn.answer.plain)
         self.notify("Copied the answer", timeout=3)
 
-    def copy_link(self, link: Link) -> None:
+    def copy_link(self, page: SearchHit) -> None:
         """Copy a page's link."""
-        self.copy_to_clipboard(link.url or link.title)
-        self.notify(f"Copied {link.url or link.title}", timeout=3)
+        self.copy_to_clipboard(page.url or page.title)
+        self.notify(f"Copied {page.url or page.title}", timeout=3)
 
     # conversation -----------------------------------------------------------------------------
     async def action_new_conversation(self) -> None:
@@ -1095,7 +1074,7 @@ class ChatApp(App[None]):
         turn = self.last_turn()
         if turn is not None:
             cmds.append(("Copy answer", self.action_copy_last, "the last answer, without its tool calls"))
-            for s in turn.sources:
+            for s in turn.answer.sources:
                 cmds.append((f"Copy link: {s.title}", partial(self.copy_link, s), s.url))
         cmds.append(("New conversation", self.action_new_conversation, "the current one stays saved"))
         return cmds

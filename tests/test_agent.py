@@ -181,6 +181,17 @@ def test_sources_are_the_pages_searched_once_each() -> None:
     assert first == {"title": "Page A", "url": "https://example.org/a", "source": "notes", "doc_id": "a"}
 
 
+def test_each_call_record_carries_the_pages_it_found() -> None:
+    searcher = FixedSearcher(hit("a", "Page A", "alpha"), hit("b", "Page B", "beta"))
+    model = ScriptedModel('[Search("x") →', " and [Calculator(1+1) →", " done")
+    events = list(Agent(model, tools(searcher=searcher)).events("q"))
+    finished = [e.call for e in events if isinstance(e, ToolCallFinished)]
+    titles = [(c.tool, [h.title for h in c.hits]) for c in finished]
+    assert titles == [("Search", ["Page A", "Page B"]), ("Calculator", [])]
+    done = events[-1]
+    assert isinstance(done, Done) and done.answer.calls == tuple(finished)
+
+
 def test_prompt_teaches_only_the_tools_there_are() -> None:
     prompt = build_prompt("How old is the tree?", [Calculator()])
     assert "Calculator(expression)" in prompt.text and "Search(query)" not in prompt.text

@@ -16,8 +16,9 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Collapsible, Static
 
-from kbagent.agent import EXAMPLES, Agent, build_agent
-from kbagent.conversations import ConversationStore, Link, ToolCall, Turn
+from kbagent.agent import EXAMPLES, Agent, Answer, CallRecord, build_agent
+from kbagent.conversations import ConversationStore, Turn
+from kbagent.hits import Hit
 from kbagent.knowledgebase import KnowledgeBase
 from kbagent.models import OpenAIBackend, OpenAISettings, Prompt, StopReason, StopScanner
 from kbagent.tools import Calculator, Search, Searcher
@@ -194,9 +195,9 @@ def test_answer_streams_with_a_search_block_and_sources(kb: KnowledgeBase, store
     saved = store.latest()
     assert saved is not None
     (turn,) = saved.turns
-    assert turn.question == "When is my dentist appointment?"
-    assert turn.plain == "Your dentist appointment is on Tuesday, May 12 at 9:30."
-    assert turn.calls[0].hits[0].title == "Dentist"
+    assert turn.answer.question == "When is my dentist appointment?"
+    assert turn.answer.plain == "Your dentist appointment is on Tuesday, May 12 at 9:30."
+    assert turn.answer.calls[0].hits[0].title == "Dentist"
 
 
 @pytest.mark.slow
@@ -237,8 +238,8 @@ def test_escape_cancels_the_answer_and_keeps_what_was_written(kb: KnowledgeBase,
         await settle(pilot)
         assert time.monotonic() - started < 5
         turn = app.query_one(TurnView).turn
-        assert turn is not None and turn.stop_reason == "cancelled"
-        assert turn.answer.startswith("Let me think") and len(turn.answer) < len(long)
+        assert turn is not None and turn.answer.stop_reason == "cancelled"
+        assert turn.answer.text.startswith("Let me think") and len(turn.answer.text) < len(long)
         assert "cancelled" in screen_text(app)
         # the input is free again
         await pilot.press(*"And now?", "enter")
@@ -246,7 +247,7 @@ def test_escape_cancels_the_answer_and_keeps_what_was_written(kb: KnowledgeBase,
             await pilot.pause(0.05)
         await pilot.press("escape")
         await settle(pilot)
-        assert [t.stop_reason for t in app.conversation.turns] == ["cancelled", "cancelled"]
+        assert [t.answer.stop_reason for t in app.conversation.turns] == ["cancelled", "cancelled"]
 
     drive(app, scenario)
 
@@ -324,7 +325,7 @@ def test_input_history_and_multiline_questions(kb: KnowledgeBase, store: Convers
         assert box.text == "two\nlines"
         await pilot.press("enter")
         await settle(pilot)
-        assert app.conversation.turns[-1].question == "two\nlines"
+        assert app.conversation.turns[-1].answer.question == "two\nlines"
         await pilot.press(*"also\\", "enter", *"this")
         assert box.text == "also\nthis"
 
@@ -408,35 +409,42 @@ def test_palette_reindexes_a_source(tmp_path: Path, embedder, store: Conversatio
 
 # --- reopening ---------------------------------------------------------------------------------
 
+
+def page(title: str, url: str, doc_id: str, snippet: str = "") -> Hit:
+    """A hit as a saved conversation keeps it: its page and snippet."""
+    return Hit("", doc_id, "notes", title, url, "", 0.0, snippet)
+
+
 SAVED = Turn(
-    question="How many days between my dentist appointment and the Kyoto trip?",
-    answer=(
-        '[Search("dentist appointment") → (1) Dentist: Next appointment with Dr. Sato: Tuesday, May 12 at 9:30.] '
-        "The appointment is on May 12 and the train leaves on April 3: [Calculator(31 - 3 + 12) → 40] "
-        "the trip comes 39 days before the appointment."
-    ),
-    calls=(
-        ToolCall(
-            "Search",
-            "dentist appointment",
-            "(1) Dentist: Next appointment with Dr. Sato: Tuesday, May 12 at 9:30.",
-            0.034,
-            hits=(
-                Link(
-                    "Dentist",
-                    "obsidian://open?vault=notes&file=Dentist",
-                    "notes",
-                    "Dentist.md",
-                    "Next appointment with Dr. Sato: Tuesday, May 12 at 9:30.",
+    Answer(
+        question="How many days between my dentist appointment and the Kyoto trip?",
+        text=(
+            '[Search("dentist appointment") → (1) Dentist: Next appointment with Dr. Sato: Tuesday, May 12 at 9:30.] '
+            "The appointment is on May 12 and the train leaves on April 3: [Calculator(31 - 3 + 12) → 40] "
+            "the trip comes 39 days before the appointment."
+        ),
+        calls=(
+            CallRecord(
+                "Search",
+                "dentist appointment",
+                "(1) Dentist: Next appointment with Dr. Sato: Tuesday, May 12 at 9:30.",
+                0.034,
+                hits=(
+                    page(
+                        "Dentist",
+                        "obsidian://open?vault=notes&file=Dentist",
+                        "Dentist.md",
+                        "Next appointment with Dr. Sato: Tuesday, May 12 at 9:30.",
+                    ),
                 ),
             ),
+            CallRecord("Calculator", "31 - 3 + 12", "40", 0.0002),
         ),
-        ToolCall("Calculator", "31 - 3 + 12", "40", 0.0002),
+        sources=(page("Dentist", "obsidian://open?vault=notes&file=Dentist", "Dentist.md"),),
+        tokens=52,
+        seconds=3.4,
     ),
-    sources=(Link("Dentist", "obsidian://open?vault=notes&file=Dentist", "notes", "Dentist.md"),),
     model="smollm2-135m",
-    tokens=52,
-    seconds=3.4,
 )
 
 
@@ -465,7 +473,7 @@ def test_continue_shows_the_saved_conversation(kb: KnowledgeBase, store: Convers
         assert "the trip comes 39 days before" in screen_text(app)
         assert app.query_one(SourceList).sources[0].title == "Dentist"
         await pilot.press("up")
-        assert app.query_one(ChatInput).text == SAVED.question
+        assert app.query_one(ChatInput).text == SAVED.answer.question
         assert "re-indexed 5 min ago" in shown(app.query_one(StatusLine))
 
     drive(app, scenario)

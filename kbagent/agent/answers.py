@@ -11,13 +11,14 @@ from kbagent.microformat import strip_calls
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One tool call made while answering: what was asked, what came back, how long it took."""
+    """One tool call made while answering: what was asked, what came back, how long it took, the pages it found."""
 
     tool: str
     input: str
     result: str
-    seconds: float
+    seconds: float = 0.0
     ok: bool = True
+    hits: tuple[Hit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Answer:
         return strip_calls(self.text)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``kb ask --json``)."""
+        """A JSON-ready dict (``kb ask --json``; the calls' hits are in ``sources``)."""
         return {
             "question": self.question,
             "answer": self.text,
@@ -71,7 +72,7 @@ class ToolCallStarted:
 
 @dataclass(frozen=True)
 class ToolCallFinished:
-    """A tool call is done; ``text`` is what was spliced into the answer (`` result]``)."""
+    """A tool call is done (``call.hits`` are the pages it found); ``text`` is what was spliced into the answer."""
 
     call: CallRecord
     text: str

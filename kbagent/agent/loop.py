@@ -145,11 +145,11 @@ class Agent:
                 refusal = f"Error: no more tool calls (limit {self.max_calls})"
                 record = CallRecord(pending.tool, pending.argument, refusal, 0.0, ok=False)
             else:
-                record, hits, ran = self._run(pending, CallContext(question, tuple(recent)))
+                record, ran = self._run(pending, CallContext(question, tuple(recent)))
                 executed += ran
-                if pending.tool == "Search" and hits:
-                    recent[:0] = [h for h in hits if h not in recent]
-                for h in hits:
+                if pending.tool == "Search" and record.hits:
+                    recent[:0] = [h for h in record.hits if h not in recent]
+                for h in record.hits:
                     sources.setdefault((h.source, h.doc_id), h)
             calls.append(record)
             splice = " " + record.result + "]"
@@ -168,25 +168,26 @@ class Agent:
         )
         yield Done(answer)
 
-    def _run(self, call: PendingCall, context: CallContext | None = None) -> tuple[CallRecord, tuple[Hit, ...], bool]:
+    def _run(self, call: PendingCall, context: CallContext | None = None) -> tuple[CallRecord, bool]:
         """Run one call; every failure becomes a visible ``Error: …`` result. Also: did a tool run?"""
         if call.error is not None:
-            return CallRecord(call.tool, call.argument, f"Error: {call.error}", 0.0, ok=False), (), False
+            return CallRecord(call.tool, call.argument, f"Error: {call.error}", 0.0, ok=False), False
         tool = self.tools.get(call.tool)
         if tool is None:
             known = ", ".join(self.tools) or "none"
             result = f"Error: unknown tool {call.tool!r} (tools: {known})"
-            return CallRecord(call.tool, call.argument, result, 0.0, ok=False), (), False
+            return CallRecord(call.tool, call.argument, result, 0.0, ok=False), False
         t0 = time.perf_counter()
+        hits: tuple[Hit, ...] = ()
         try:
             out = run_tool(tool, call.argument, context)
-            result, hits, ok = out.text, out.sources, not out.text.startswith("Error:")
+            result, hits, ok = out.text, tuple(out.sources), not out.text.startswith("Error:")
         except Exception as exc:  # a failing tool must not end the answer
             from kbagent.credentials import redact
 
-            result, hits, ok = f"Error: {call.tool} failed: {redact(str(exc)) or exc.__class__.__name__}", (), False
+            result, ok = f"Error: {call.tool} failed: {redact(str(exc)) or exc.__class__.__name__}", False
         seconds = time.perf_counter() - t0
         result = neutralize(" ".join(result.split()))
         if len(result) > self.max_result_chars:
             result = result[: self.max_result_chars - 1].rstrip() + "…"
-        return CallRecord(call.tool, call.argument, result, seconds, ok), tuple(hits), True
+        return CallRecord(call.tool, call.argument, result, seconds, ok, hits), True
