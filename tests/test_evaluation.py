@@ -29,15 +29,15 @@ def test_first_number_is_what_counts() -> None:
 
 
 def test_arithmetic_is_scored_on_the_answer_text_not_the_call() -> None:
-    item = E.EvalItem("Tom had 20 apples and ate 5. How many are left?", "15", "arithmetic")
+    item = E.EvalItem("Tom had 20 apples and ate 5. How many are left?", gold="15", kind="arithmetic")
     assert E.score(item, answer("[Calculator(20 - 5) → 15] 15 apples."))
     # the call's numbers (20, 5, 15) do not count: the first number the reader sees is 16
     assert not E.score(item, answer("[Calculator(20 - 5) → 15] I think 16 apples."))
-    assert E.score(E.EvalItem("q", "3.3333", "arithmetic"), answer("3.33 each"))
+    assert E.score(E.EvalItem("q", gold="3.3333", kind="arithmetic"), answer("3.33 each"))
 
 
 def test_text_answers_must_contain_the_gold() -> None:
-    item = E.EvalItem("What weekday is it?", "Saturday", "date")
+    item = E.EvalItem("What weekday is it?", gold="Saturday", kind="date")
     assert E.score(item, answer("[Calendar() → Today is Saturday, March 15, 2025.] It is saturday."))
     assert not E.score(item, answer("[Calendar() → Today is Saturday, March 15, 2025.] Friday."))
 
@@ -100,8 +100,8 @@ def test_shipped_sample_note_questions_name_real_sample_pages() -> None:
 
 
 def test_a_run_through_the_agent_scores_with_and_without_tools(tmp_path: Path) -> None:
-    items = [E.EvalItem("Tom had 20 apples and ate 5. How many are left?", "15", "arithmetic"),
-             E.EvalItem("Sam had 9 pens and lost 2. How many are left?", "7", "arithmetic")]
+    items = [E.EvalItem("Tom had 20 apples and ate 5. How many are left?", gold="15", kind="arithmetic"),
+             E.EvalItem("Sam had 9 pens and lost 2. How many are left?", gold="7", kind="arithmetic")]
     calc = ScriptedModel(lambda read: "[Calculator(20 - 5) →" if "20 apples" in read else "[Calculator(9 - 1) →",
                          lambda read: " " + read.rsplit("→ ", 1)[1].split("]")[0] + " left.")
     with_tools = E.run_set("toy", items, Agent(calc, [Calculator()]), tools=True)
@@ -119,8 +119,8 @@ def test_a_run_through_the_agent_scores_with_and_without_tools(tmp_path: Path) -
 
 
 def test_each_date_question_gets_its_own_today() -> None:
-    items = [E.EvalItem("Which year are we in right now?", "2031", "date", today=date(2031, 5, 2)),
-             E.EvalItem("Which year are we in right now?", "2024", "date", today=date(2024, 1, 9))]
+    items = [E.EvalItem("Which year are we in right now?", gold="2031", kind="date", today=date(2031, 5, 2)),
+             E.EvalItem("Which year are we in right now?", gold="2024", kind="date", today=date(2024, 1, 9))]
     model = ScriptedModel("[Calendar() →", lambda read: " " + re.findall(r"\d{4}", read)[-1] + ".")
     clock = E.FixedClock()
     result = E.run_set("dates", items, Agent(model, [Calendar(clock)]), tools=True, clock=clock)
@@ -137,8 +137,8 @@ def test_note_lookups_count_searches_and_cited_pages(tmp_path: Path, embedder) -
     (notes / "Banana bread.md").write_text("# Banana bread\nOven 175 °C.\n", encoding="utf-8")
     kb = KnowledgeBase(tmp_path / "home", embedder=embedder)
     kb.index_path(notes, remember=False)
-    items = [E.EvalItem("When is the Atlas deadline?", "2025-04-30", "notes", page="Project Atlas"),
-             E.EvalItem("How hot is the oven for banana bread?", "175", "notes", page="Banana bread")]
+    items = [E.EvalItem("When is the Atlas deadline?", gold="2025-04-30", kind="notes", page="Project Atlas"),
+             E.EvalItem("How hot is the oven for banana bread?", gold="175", kind="notes", page="Banana bread")]
     model = ScriptedModel(lambda read: '[Search("Atlas deadline") →' if "Atlas" in read else "I don't know.",
                           " 2025-04-30.")
     config = load_config(tmp_path / "home")
@@ -179,11 +179,11 @@ def test_reading_answers_are_folded_and_numbers_match_as_numbers() -> None:
     assert E.contains_answer("Press CMD+L.", "Cmd+L") and E.contains_answer("ｐｙｔｈｏｎ で", "Python")
     assert E.contains_answer("It has 12400 files.", "12,400")
     assert not E.contains_answer("15 apples", "5")  # a number is not the digits of a longer one
-    item = E.EvalItem("How many?", "3", "reading", answers=("three",), lang="en")
+    item = E.EvalItem("How many?", gold="3", kind="reading", answers=("three",), lang="en")
     assert E.score(item, answer("3 bananas."))
     assert E.score(item, answer("Three of them."))
     assert not E.score(item, answer("That is not in your notes. Maybe 3."))  # a refusal never scores
-    nothing = E.EvalItem("Who founded it?", "", "reading", lang="en", unanswerable=True)
+    nothing = E.EvalItem("Who founded it?", gold="", kind="reading", lang="en", unanswerable=True)
     assert nothing.graded and E.score(nothing, answer("That is not in your notes."))
     assert not E.score(nothing, answer("Tienson."))
 
@@ -192,16 +192,16 @@ def test_f1_counts_characters_for_cjk_and_words_for_english() -> None:
     assert E.f1("500年。", "有500年的栽培历史。", cjk=True) == pytest.approx(2 * 0.4 / 1.4)  # 4 of 10 characters
     assert E.f1("the Rhine.", "Rhine Delta") == pytest.approx(2 / 3)
     assert E.f1("Delta", "Rhine Delta") == pytest.approx(2 / 3) and E.f1("x", "y") == 0.0
-    item = E.EvalItem("Where?", "Rhine Delta", "reading", lang="en")
+    item = E.EvalItem("Where?", gold="Rhine Delta", kind="reading", lang="en")
     assert E.reading_f1(item, "That is not in your notes.") == 0.0
-    nothing = E.EvalItem("Who?", "", "reading", lang="en", unanswerable=True)
+    nothing = E.EvalItem("Who?", gold="", kind="reading", lang="en", unanswerable=True)
     assert E.reading_f1(nothing, "That is not in your notes.") == 1.0 and E.reading_f1(nothing, "Tienson.") == 0.0
 
 
 def test_the_reading_ceiling_looks_only_at_what_search_and_find_showed() -> None:
     from kbagent.agent import CallRecord
 
-    item = E.EvalItem("8世紀の首都は？", "奈良", "reading", lang="ja")
+    item = E.EvalItem("8世紀の首都は？", gold="奈良", kind="reading", lang="ja")
     result = "(1) 東大寺: 首都は奈 良だった"
     shown = Answer(question="q", text="京都。", calls=(CallRecord("Search", '"首都"', result, 0.0),))
     assert E.gold_shown(item, shown) and not E.score(item, shown)
@@ -341,9 +341,9 @@ def test_a_reading_set_searches_its_own_cached_corpus(tmp_path: Path, embedder) 
 
 
 def test_real_note_metrics_count_languages_kinds_and_refusals() -> None:
-    items = [E.EvalItem("a?", "x", "reading", page="P", lang="en", category="fact"),
-             E.EvalItem("b?", "y", "reading", page="Q", lang="ja", category="cross-language"),
-             E.EvalItem("c?", "", "reading", lang="zh", category="unanswerable", unanswerable=True)]
+    items = [E.EvalItem("a?", gold="x", kind="reading", page="P", lang="en", category="fact"),
+             E.EvalItem("b?", gold="y", kind="reading", page="Q", lang="ja", category="cross-language"),
+             E.EvalItem("c?", gold="", kind="reading", lang="zh", category="unanswerable", unanswerable=True)]
 
     def result(item: E.EvalItem, correct: bool, refused: bool, page: bool | None, shown: bool | None) -> E.ItemResult:
         return E.ItemResult(item.question, item.gold, "", "", correct, ("Search",), (), page, 0.1, lang=item.lang,

@@ -17,8 +17,8 @@ The kinds of question:
   questions over real notes (``notes-real``), each set searching a corpus of its own: accuracy,
   page found, the reading ceiling, Search and Find rates, and "not in your notes" refusals.
 
-Modules: :mod:`~kbagent.evaluation.items` (values), :mod:`~kbagent.evaluation.scoring`,
-:mod:`~kbagent.evaluation.sets`, :mod:`~kbagent.evaluation.reading_sets`,
+Modules: :mod:`~kbagent.evaluation.items` (results; the questions are :class:`kbagent.questions.EvalItem`),
+:mod:`~kbagent.evaluation.scoring`, :mod:`~kbagent.evaluation.sets`, :mod:`~kbagent.evaluation.reading_sets`,
 :mod:`~kbagent.evaluation.notes_real`, :mod:`~kbagent.evaluation.corpus`,
 :mod:`~kbagent.evaluation.data`, :mod:`~kbagent.evaluation.plan`,
 :mod:`~kbagent.evaluation.running`, :mod:`~kbagent.evaluation.report`.
@@ -27,7 +27,7 @@ Modules: :mod:`~kbagent.evaluation.items` (values), :mod:`~kbagent.evaluation.sc
 from __future__ import annotations
 
 from kbagent.evaluation.data import MissingData, data_file, default_data_dir, locate_data
-from kbagent.evaluation.items import EvalItem, ItemResult, SetResult
+from kbagent.evaluation.items import ItemResult, SetResult
 from kbagent.evaluation.notes_real import REAL_NOTE_QUESTIONS, load_real_note_questions, real_note_connectors
 from kbagent.evaluation.plan import (
     CORPUS_SETS,
@@ -78,6 +78,7 @@ from kbagent.evaluation.sets import (
     load_word_problems,
     questions_from_index,
 )
+from kbagent.questions import EvalItem
 
 __all__ = [
     "CORPUS_SETS", "PAPER_RESULTS", "REAL_NOTE_QUESTIONS", "SAMPLE_NOTE_QUESTIONS", "SET_NAMES", "SPLIT_SETS",

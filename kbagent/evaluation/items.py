@@ -1,45 +1,12 @@
-"""The values evaluation passes around: a question with its gold, one scored answer, one set's result."""
+"""The values evaluation produces: one scored answer, one set's result (the questions are :mod:`kbagent.questions`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from typing import Any
 
 from kbagent.splits import Split
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One question with what counts as right.
-
-    ``gold`` is a number for kind ``arithmetic`` (and numeric date answers), else text the answer
-    must contain; ``page`` is the title (or id) of the page a note question needs; ``today`` is
-    the date the Calendar reports for this question. Kind ``reading`` (reading sets, real notes)
-    accepts any of ``answers``; with ``unanswerable`` the right answer is "not in your notes".
-    """
-
-    question: str
-    gold: str
-    kind: str
-    page: str = ""
-    today: date | None = None
-    category: str = ""
-    answers: tuple[str, ...] = ()
-    lang: str = ""
-    id: str = ""
-    unanswerable: bool = False
-
-    @property
-    def graded(self) -> bool:
-        """Whether the item can be scored (it has a gold, or the right answer is a refusal)."""
-        return bool(self.gold) or self.unanswerable
-
-    @property
-    def acceptable(self) -> tuple[str, ...]:
-        """Every answer that counts as right (the gold first)."""
-        return tuple(dict.fromkeys(a for a in (self.gold, *self.answers) if a))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kbagent.evaluation.data import data_file
-from kbagent.evaluation.items import EvalItem
+from kbagent.questions import EvalItem
 from kbagent.splits import KINDS, Split, split_of
 
 REAL_NOTE_QUESTIONS = Path(__file__).resolve().parents[1] / "data" / "eval" / "real-notes-questions.jsonl"
@@ -46,7 +46,7 @@ def real_note_item(r: dict[str, Any]) -> tuple[Split, EvalItem]:
     if page and split_of(source, page) != split:
         # the split is the page's, by construction: a question about a train page would test memory
         raise ValueError(f"page {page!r} of {source} is in the {split_of(source, page)} split, not {split}")
-    item = EvalItem(str(r["question"]).strip(), answers[0] if answers else "", "reading", page=page,
+    item = EvalItem(str(r["question"]).strip(), gold=answers[0] if answers else "", kind="reading", page=page,
                     category=kind, answers=tuple(answers[1:]), lang=lang, id=str(r["id"]),
                     unanswerable=not answers)
     checked: Split = "dev" if split == "dev" else "test"

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from kbagent.evaluation import sets as S
 from kbagent.evaluation.corpus import build_corpus, documents_source
 from kbagent.evaluation.data import MissingData, data_file
-from kbagent.evaluation.items import EvalItem
 from kbagent.evaluation.notes_real import REAL_NOTE_QUESTIONS, load_real_note_questions, real_note_connectors
 from kbagent.evaluation.overlap import corpora_signatures
 from kbagent.evaluation.reading_sets import load_reading_set
+from kbagent.questions import EvalItem
 from kbagent.splits import Split
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kbagent.documents import Document
-from kbagent.evaluation.items import EvalItem
+from kbagent.questions import EvalItem
 from kbagent.splits import Split, split_of
 
 
@@ -83,7 +83,7 @@ def _questions(para: dict[str, Any], title: str, doc_id: str, lang: str) -> Iter
         answers = tuple(a for a in answers if a)
         if not answers:
             continue
-        yield EvalItem(" ".join(str(qa["question"]).split()), answers[0], "reading", page=doc_id,
+        yield EvalItem(" ".join(str(qa["question"]).split()), gold=answers[0], kind="reading", page=doc_id,
                        category=str(qa.get("question_type") or "reading"), answers=answers[1:],
                        lang=lang, id=str(qa.get("id", "")))
 

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from kbagent.agent import Agent
-from kbagent.evaluation.items import EvalItem, ItemResult, SetResult
+from kbagent.evaluation.items import ItemResult, SetResult
 from kbagent.evaluation.scoring import gold_shown, page_cited, reading_f1, score, share
+from kbagent.questions import EvalItem
 from kbagent.refusal import is_refusal
 from kbagent.splits import Split
 

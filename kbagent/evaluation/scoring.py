@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from kbagent.agent import Answer
-from kbagent.evaluation.items import EvalItem
+from kbagent.questions import EvalItem
 from kbagent.refusal import is_refusal
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")

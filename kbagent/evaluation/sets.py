@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from kbagent.evaluation.items import EvalItem
 from kbagent.evaluation.overlap import template_signature
+from kbagent.questions import EvalItem
 from kbagent.splits import Split, split_of
 from kbagent.tools import MONTHS, WEEKDAYS
 
@@ -48,7 +48,7 @@ def load_mawps(
             continue
         if avoid and template_signature(question) in avoid:
             continue
-        items.append(EvalItem(question, _fmt(gold), "arithmetic", category="MAWPS", id=str(r.get("id", ""))))
+        items.append(EvalItem(question, gold=_fmt(gold), kind="arithmetic", category="MAWPS", id=str(r.get("id", ""))))
     return _sample(items, n, seed)
 
 
@@ -66,7 +66,7 @@ def load_gsm8k(
     """GSM8K problems of one split (by question text; training keeps only ``train``), a seeded sample;
     problems whose template signature is in ``avoid`` are left out."""
     def item(r: dict[str, Any]) -> EvalItem:
-        return EvalItem(" ".join(str(r["question"]).split()), gsm8k_answer(str(r["answer"])), "arithmetic",
+        return EvalItem(" ".join(str(r["question"]).split()), gold=gsm8k_answer(str(r["answer"])), kind="arithmetic",
                         category="GSM8K")
 
     items = [i for i in _read_records(path, item, "GSM8K") if split_of("gsm8k", i.question) == split
@@ -83,7 +83,8 @@ def load_word_problems(path: Path, n: int | None = None, seed: int = 0, category
     """Word problems from JSONL, ``{"question", "answer", "variation"?}`` per line, a seeded sample."""
     def item(r: dict[str, Any]) -> EvalItem:
         gold = float(str(r["answer"]).replace(",", ""))
-        return EvalItem(str(r["question"]), _fmt(gold), "arithmetic", category=str(r.get("variation", category)))
+        return EvalItem(str(r["question"]), gold=_fmt(gold), kind="arithmetic",
+                        category=str(r.get("variation", category)))
 
     return _sample(_read_records(path, item, "word-problem"), n, seed)
 
@@ -111,7 +112,7 @@ def load_tram(path: Path, n: int | None = None, seed: int = 0, categories: Seque
         cat = r.get("Category", "")
         if categories and cat not in categories:
             continue
-        by_cat.setdefault(cat, []).append(EvalItem(r["Question"], r["Answer"], "date", category=cat))
+        by_cat.setdefault(cat, []).append(EvalItem(r["Question"], gold=r["Answer"], kind="date", category=cat))
     if n is None:
         return [i for items in by_cat.values() for i in items]
     per = max(1, n // max(1, len(by_cat)))
@@ -129,7 +130,7 @@ def generated_arithmetic(n: int, seed: int = 1000) -> list[EvalItem]:
     """Word problems from the training templates with a seed training never uses (in-distribution)."""
     from kbagent.corpora import arithmetic_problems
 
-    return [EvalItem(q.question, q.gold, "arithmetic", category="generated")
+    return [EvalItem(q.question, gold=q.gold, kind="arithmetic", category="generated")
             for q in arithmetic_problems(n, random.Random(seed))]
 
 
@@ -158,14 +159,15 @@ def generated_dates(n: int, seed: int = 1000) -> list[EvalItem]:
     for _ in range(n):
         today = random_day(rng, 2020, 2032)
         q, gold = rng.choice(_DATE_EVAL)(rng, today)
-        items.append(EvalItem(q, gold, "date", today=today, category="needs today"))
+        items.append(EvalItem(q, gold=gold, kind="date", today=today, category="needs today"))
     return items
 
 
 def load_note_questions(path: Path) -> list[EvalItem]:
     """Note look-up questions from JSONL: ``{"question", "page", "answer"?}`` per line."""
     return _read_records(
-        path, lambda r: EvalItem(r["question"], str(r.get("answer", "")), "notes", page=r["page"]), "question")
+        path, lambda r: EvalItem(r["question"], gold=str(r.get("answer", "")), kind="notes", page=r["page"]),
+        "question")
 
 
 # The bundled questions over ``samples/notes``: the training corpora generate those very pages.
@@ -180,7 +182,7 @@ def questions_from_index(chunks: Iterable[Any], n: int, seed: int = 1000) -> lis
     rng = random.Random(seed)
     rng.shuffle(chunks)
     items = note_qa_items(chunks[: n * 2], rng)
-    return [EvalItem(i.question, "", "notes", page=i.page) for i in items[:n]]
+    return [EvalItem(i.question, gold="", kind="notes", page=i.page) for i in items[:n]]
 
 
 def sample(items: Sequence[EvalItem], n: int | None, seed: int) -> list[EvalItem]:
