@@ -308,61 +308,21 @@ def reindex(
     config = _config()
     if not config.sources:
         raise _fail("no sources configured: index a folder with `kb index PATH` or add one with `kb sources add`", 2)
-    log = _run_log(config) if cron else None
-    started = schedule.now()
     try:
         with KnowledgeBase(config=config) as kb:
-            timeout = -1 if wait else 0
-            if log is not None:  # cron: the log gets a progress line now and then, and says when it waits
-                from kbagent.indexprogress import ProgressView
-
-                view = ProgressView(err, "sources", log=log.info, every=60.0)
-                results = kb.reindex(names, progress=view, lock_timeout=timeout)
-            else:
-                results = run_index(lambda **kw: kb.reindex(names, **kw), "sources", timeout)
+            if cron:  # the log file gets the progress and results; a skipped run exits 0, cron need not mail
+                if not schedule.scheduled_reindex(kb, names, wait=wait).ok:
+                    raise typer.Exit(1)
+                return
+            results = run_index(lambda **kw: kb.reindex(names, **kw), "sources", -1 if wait else 0)
     except IndexBusy as exc:
-        if log:
-            log.warning("skipped: %s", exc)
-            schedule.save_run(config.paths.logs, schedule.RunRecord(started, schedule.now(), True, (), (), str(exc)))
-            raise typer.Exit(0) from None  # the running job does the work; cron need not mail anyone
         raise _fail(str(exc), 3) from None
     except KeyError as exc:
         raise _fail(str(exc.args[0]), 2) from None
-    errors = tuple(f for r in results for f in r.failures)
-    if log:
-        for r in results:
-            log.info("%s: +%d ~%d =%d -%d !%d (%d chunks, %.1fs)", r.source, r.added, r.changed,
-                     r.unchanged, r.removed, r.failed, r.chunks_embedded, r.seconds)
-        for e in errors:
-            log.error("%s", e)
-        schedule.save_run(
-            config.paths.logs,
-            schedule.RunRecord(started, schedule.now(), not errors, tuple(asdict(r) for r in results), errors),
-        )
-    else:
-        for r in results:
-            print_stats(r)
-    if errors:
+    for r in results:
+        print_stats(r)
+    if any(r.failures for r in results):
         raise typer.Exit(1)
-
-
-def _run_log(config: Config) -> Any:
-    import logging
-    from logging.handlers import RotatingFileHandler
-
-    from kbagent import schedule
-    from kbagent.credentials import RedactingFilter
-
-    config.paths.logs.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(
-        config.paths.logs / schedule.LOG_FILE, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    handler.addFilter(RedactingFilter())  # no credential may reach the log file
-    log = logging.getLogger("kbagent.reindex")
-    log.setLevel(logging.INFO)
-    log.addHandler(handler)
-    return log
 
 
 TabOpt = Annotated[Path | None, typer.Option("--tabfile", help="Use this crontab file instead of the user's crontab.")]

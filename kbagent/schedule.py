@@ -1,18 +1,26 @@
-"""Scheduled re-indexing: one crontab line that runs ``scripts/kb-cron.sh``, and what it last did."""
+"""Scheduled re-indexing: one crontab line that runs ``scripts/kb-cron.sh``, the run it starts, and what it last did."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shlex
 import shutil
 import sys
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
 from crontab import CronTab
+from rich.console import Console
+
+from kbagent.credentials import RedactingFilter
+from kbagent.indexprogress import ProgressView
+from kbagent.knowledgebase import IndexBusy, KnowledgeBase
 
 MARKER = "kbagent-reindex"
 STATE_FILE = "cron-state.json"
@@ -164,6 +172,52 @@ def last_run(logs: Path) -> RunRecord | None:
         )
     except (ValueError, KeyError) as exc:
         return RunRecord("", "", False, (), (f"{path}: unreadable state: {exc}",))
+
+
+def scheduled_reindex(kb: KnowledgeBase, names: Sequence[str] | None = None, *, wait: bool = False) -> RunRecord:
+    """Re-index as the scheduled job does: progress and results go to the log, the run is recorded.
+
+    Another indexing run holding the index is no failure (it does the work): the run is recorded
+    as skipped. An unknown source name raises KeyError, as :meth:`KnowledgeBase.reindex` does.
+    """
+    logs = kb.config.paths.logs
+    log, handler = _run_log(logs)
+    started = now()
+    try:
+        # progress lines now and then (and a line while it waits), never a live bar: nobody watches
+        view = ProgressView(Console(stderr=True), "sources", log=log.info, every=60.0)
+        try:
+            results = kb.reindex(names, progress=view, lock_timeout=-1 if wait else 0)
+        except IndexBusy as exc:
+            log.warning("skipped: %s", exc)
+            record = RunRecord(started, now(), True, (), (), str(exc))
+            save_run(logs, record)
+            return record
+        errors = tuple(f for r in results for f in r.failures)
+        for r in results:
+            log.info("%s: +%d ~%d =%d -%d !%d (%d chunks, %.1fs)", r.source, r.added, r.changed,
+                     r.unchanged, r.removed, r.failed, r.chunks_embedded, r.seconds)
+        for e in errors:
+            log.error("%s", e)
+        record = RunRecord(started, now(), not errors, tuple(asdict(r) for r in results), errors)
+        save_run(logs, record)
+        return record
+    finally:
+        # a process that runs twice (tests, a long-lived caller) must not log twice, or to an old folder
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _run_log(logs: Path) -> tuple[logging.Logger, logging.Handler]:
+    """The scheduled run's log: a rotating file in the logs folder, credentials redacted."""
+    logs.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(logs / LOG_FILE, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(RedactingFilter())  # no credential may reach the log file
+    log = logging.getLogger("kbagent.reindex")
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    return log, handler
 
 
 def now() -> str:
