@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from dataclasses import asdict
@@ -669,13 +668,8 @@ def eval_(
     threads: Annotated[int, typer.Option(help="CPU threads for torch (0: its default).")] = 0,
 ) -> None:
     """Accuracy with tools vs without, per set, each set labelled train, dev or test."""
-    import functools
-    import tempfile
-
     from kbagent import evaluation as E
     from kbagent.adapters import resolve_adapter
-    from kbagent.indexes.embedders import load_embedder
-    from kbagent.models import LocalModel
 
     if threads:
         import torch
@@ -696,60 +690,37 @@ def eval_(
             without_tools=not tools_only)
     except (ValueError, OSError) as exc:
         raise _fail(str(exc), 2) from None
-    embedder = functools.cache(lambda: load_embedder(config.models_dir))
-    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch, Bar(
+    with Bar(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
         disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("evaluating")
-        if notes is not None:
-            kb = KnowledgeBase(Path(scratch), embedder=embedder())
-            print_stats(kb.index_path(notes, remember=False))
-        else:
-            kb = _kb()
+
+        def indexing(name: str, p: Progress) -> None:
+            bar.update(task, description=f"indexing {name}: {p.pages} pages, {p.chunks_embedded} chunks embedded")
+
+        def progress(name: str, with_tools: bool, done: int, total: int) -> None:
+            mode = "tools" if with_tools else "no tools"
+            bar.update(task, description=f"{name} ({mode}): {done}/{total}")
+
         try:
-            if "notes" in E.resolve_sets(request):
-                note_items = (E.load_note_questions(questions) if questions is not None
-                              else E.questions_from_index(kb.chunks(), limit))
-                request = dataclasses.replace(request, note_questions=tuple(note_items))
-
-            def indexing(name: str, p: Progress) -> None:
-                bar.update(task, description=f"indexing {name}: {p.pages} pages, {p.chunks_embedded} chunks embedded")
-
-            plan = E.build_plan(request, work_dir=work or config.paths.home / "eval", embedder=embedder,
-                                on_index=indexing)
-        except (ValueError, OSError) as exc:
-            kb.close()
+            run = E.run_eval(request, config, model, adapter=adapter_path, notes=notes, questions=questions,
+                             work_dir=work, report=output, threads=threads, on_notes_indexed=print_stats,
+                             on_index=indexing, progress=progress)
+        except E.EvalSetupError as exc:
             raise _fail(str(exc), 2) from None
-        try:
-            lm = LocalModel.load(model, config.models_dir, adapter_path=adapter_path)
-            target = output or config.paths.logs / f"eval-{lm.name.replace('+', '-')}.json"
-            extra = E.run_info(split=request.split, seed=seed, limit=limit,
-                               adapter=str(adapter_path) if adapter_path else None, prompt_style=lm.prompt_style,
-                               data=request.data_dir, threads=threads or None)
-
-            def progress(name: str, with_tools: bool, done: int, total: int) -> None:
-                mode = "tools" if with_tools else "no tools"
-                bar.update(task, description=f"{name} ({mode}): {done}/{total}")
-
-            results = E.evaluate(plan, lm, kb, config, progress=progress,
-                                 on_result=lambda so_far: E.write_report(target, lm.name, so_far, extra))
-        finally:
-            plan.close()
-            kb.close()
     table = Table(*E.TABLE_HEADER)
-    for row in E.report_rows(results):
+    for row in E.report_rows(run.results):
         table.add_row(*row)
-    setup = f" (adapter {adapter_path}, prompt {lm.prompt_style})" if adapter_path else " (no adapter, few-shot)"
-    out.print(f"model: {lm.name}{setup}; split data sets: {request.split}", highlight=False)
+    setup = f" (adapter {adapter_path}, prompt {run.prompt_style})" if adapter_path else " (no adapter, few-shot)"
+    out.print(f"model: {run.model}{setup}; split data sets: {run.split}", highlight=False)
     out.print(table)
-    for line in E.detail_lines(results):
+    for line in E.detail_lines(run.results):
         out.print(line, highlight=False, markup=False)
     out.print("paper (zero-shot): " + "; ".join(
         f"{k}: " + ", ".join(f"{s} {v}%" for s, v in vals.items()) for k, vals in E.PAPER_RESULTS.items()),
         highlight=False)
-    E.write_report(target, lm.name, results, extra)
-    out.print(f"report: {target}", highlight=False)
+    out.print(f"report: {run.report}", highlight=False)
 
 
 def _mib(n: int) -> str:

@@ -425,3 +425,39 @@ def test_kb_eval_writes_a_report_with_each_sets_split(tmp_path: Path, models_dir
     assert data["split"] == "dev" and data["machine"]["cpus"] and data["date"]
     sets = [(s["name"], s["split"], len(s["items"])) for s in data["sets"]]
     assert sets == [("svamp", "dev", 1), ("dates", "dev", 1)]
+
+
+def test_run_eval_answers_the_note_questions_over_a_scratch_index_and_writes_the_report(
+    tmp_path: Path, embedder
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "Project Atlas.md").write_text("# Project Atlas\nDeadline: 2025-04-30\n", encoding="utf-8")
+    (notes / "Banana bread.md").write_text("# Banana bread\nOven 175 °C.\n", encoding="utf-8")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"question": "When is the Atlas deadline?", "page": "Project Atlas",
+                                     "answer": "2025-04-30"}) + "\n", encoding="utf-8")
+    config = load_config(tmp_path / "home")
+    indexed: list[int] = []
+    model = ScriptedModel('[Search("Atlas deadline") →', " 2025-04-30.")
+    request = E.PlanRequest(sets=("notes",), limit=5, without_tools=False)
+
+    run = E.run_eval(request, config, model, notes=notes, questions=questions, embedder=lambda: embedder,
+                     on_notes_indexed=lambda stats: indexed.append(stats.added))
+
+    assert indexed == [2]
+    (notes_set,) = run.results
+    assert (notes_set.name, notes_set.tools, notes_set.n, notes_set.accuracy) == ("notes", True, 1, 100.0)
+    assert notes_set.items[0].right_page_cited and notes_set.items[0].cited[0] == "Project Atlas"
+    assert (run.model, run.prompt_style, run.split) == ("scripted", "few-shot", "dev")
+    assert run.report == config.paths.logs / "eval-scripted.json"
+    data = json.loads(run.report.read_text(encoding="utf-8"))
+    assert data["model"] == "scripted" and [s["name"] for s in data["sets"]] == ["notes"]
+
+
+def test_run_eval_says_what_is_missing_before_loading_a_model(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "home")
+    request = E.PlanRequest(sets=("gsm8k",), data_dir=tmp_path / "no-data")
+
+    with pytest.raises(E.EvalSetupError, match="gsm8k"):
+        E.run_eval(request, config, "no-such-model")

@@ -21,7 +21,8 @@ Modules: :mod:`~kbagent.evaluation.items` (results; the questions are :class:`kb
 :mod:`~kbagent.evaluation.scoring`, :mod:`~kbagent.evaluation.sets`, :mod:`~kbagent.evaluation.reading_sets`,
 :mod:`~kbagent.evaluation.notes_real`, :mod:`~kbagent.evaluation.corpus`,
 :mod:`~kbagent.evaluation.data`, :mod:`~kbagent.evaluation.plan`,
-:mod:`~kbagent.evaluation.running`, :mod:`~kbagent.evaluation.report`.
+:mod:`~kbagent.evaluation.running`, :mod:`~kbagent.evaluation.report`, and
+:mod:`~kbagent.evaluation.session` (one whole run, as ``kb eval`` makes it).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ from kbagent.evaluation.scoring import (
     score,
     score_reading,
 )
+from kbagent.evaluation.session import EvalRun, EvalSetupError, run_eval
 from kbagent.evaluation.sets import (
     SAMPLE_NOTE_QUESTIONS,
     SVAMP_STYLE,
@@ -82,12 +84,12 @@ from kbagent.questions import EvalItem
 
 __all__ = [
     "CORPUS_SETS", "PAPER_RESULTS", "REAL_NOTE_QUESTIONS", "SAMPLE_NOTE_QUESTIONS", "SET_NAMES", "SPLIT_SETS",
-    "SVAMP_STYLE", "TABLE_HEADER", "CallsDisabled", "EvalItem", "EvalPlan", "FixedClock", "ItemResult",
-    "MissingData", "PlanRequest", "ReadingSet", "SetInfo", "SetResult", "article_key", "build_plan",
+    "SVAMP_STYLE", "TABLE_HEADER", "CallsDisabled", "EvalItem", "EvalPlan", "EvalRun", "EvalSetupError", "FixedClock",
+    "ItemResult", "MissingData", "PlanRequest", "ReadingSet", "SetInfo", "SetResult", "article_key", "build_plan",
     "contains_answer", "data_file", "default_data_dir", "default_plan", "detail_lines", "evaluate", "f1",
     "first_number", "generated_arithmetic", "generated_dates", "gold_shown", "gsm8k_answer", "load_gsm8k",
     "load_mawps", "load_note_questions", "load_reading_set", "load_real_note_questions", "load_tram",
     "load_word_problems", "locate_data", "numbers_match", "page_cited", "parse_sets", "questions_from_index",
     "reading_f1", "reading_metrics", "real_note_connectors", "render_markdown", "replace_section", "report_rows",
-    "resolve_sets", "run_info", "run_set", "score", "score_reading", "table_rows", "write_report",
+    "resolve_sets", "run_eval", "run_info", "run_set", "score", "score_reading", "table_rows", "write_report",
 ]
