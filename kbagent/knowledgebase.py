@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from kbagent.connectors import Connector
     from kbagent.indexes.embedders import Embedder
     from kbagent.indexes.lexical import LexicalHit, LexicalIndex
-    from kbagent.indexes.vector import VectorIndex
+    from kbagent.indexes.vector import VectorIndex, VectorReader
 
 SNIPPET_CHARS = 240
 
@@ -142,6 +142,8 @@ class KnowledgeBase:
         self._embedder = embedder
         self._query_embedder: Embedder | None = None
         self._vectors: VectorIndex | None = None
+        self._reader: VectorReader | None = None
+        self._reader_tried = False
         self.conn = connect(self.paths.catalog)
         self.catalog = Catalog(self.conn)
         from kbagent.indexes.lexical import LexicalIndex
@@ -187,7 +189,23 @@ class KnowledgeBase:
 
             client = open_client(self.paths.chroma, self.chroma_url)
             self._vectors = VectorIndex(client, dim=self.embedder.dim if self._embedder else 384)
+            # from now on reads go through the client too: the reader would not see its writes
+            self._reader, self._reader_tried = None, True
         return self._vectors
+
+    def _vectors_for_reading(self) -> VectorIndex | VectorReader:
+        """The store for a query or a count: the light reader until a client of the store is open here.
+
+        A `kb search` thus never imports chromadb's client (a second of start-up).
+        """
+        if self._vectors is None and not self._reader_tried and not self.chroma_url:
+            from kbagent.indexes.vector import open_reader
+
+            self._reader_tried = True
+            self._reader = open_reader(self.paths.chroma)
+        if self._reader is not None and self._reader.stale:  # another KnowledgeBase here writes
+            self._reader = None
+        return self._reader or self.vectors
 
     @property
     def store_description(self) -> str:
@@ -559,7 +577,7 @@ class KnowledgeBase:
         vec: list[tuple[str, float]] = []
         lex: list[LexicalHit] = []
         if mode != "lexical":
-            vec = self.vectors.query(self.query_embedder.embed_query(query), pool, srcs)
+            vec = self._vectors_for_reading().query(self.query_embedder.embed_query(query), pool, srcs)
         if mode != "vector":
             lex = self.lexical.search(query, pool, srcs)
         records = self.catalog.get_chunks(list(dict.fromkeys([*(c for c, _ in vec), *(h.chunk_id for h in lex)])))
@@ -602,11 +620,21 @@ class KnowledgeBase:
             home=str(self.paths.home),
             store=self.store_description,
             sources=sources,
-            vectors=self.vectors.count(),
+            vectors=self._vector_count(),
             catalog_bytes=_size(self.paths.catalog),
             chroma_bytes=0 if self.chroma_url else _size(self.paths.chroma),
             running=runstate.read(self.paths.home),
         )
+
+    def _vector_count(self) -> int:
+        """Vectors in the store; a local store's count is read from its SQLite file, without Chroma's engine."""
+        if not self.chroma_url:
+            from kbagent.indexes.vector import stored_vector_count
+
+            n = stored_vector_count(self.paths.chroma)
+            if n is not None:
+                return n
+        return self._vectors_for_reading().count()
 
     def agent(self, **options: Any) -> Agent:
         """A tool-using agent over this knowledge base (options as `kbagent.agent.build_agent`)."""
