@@ -7,7 +7,9 @@ then in one process:
    (the limit: indexing can only be as fast as the model);
 2. index: ``KnowledgeBase.index_path`` on the vault into a fresh data directory;
 3. re-index of the unchanged vault;
-4. search latency over mixed-language queries (hybrid, the default).
+4. search latency over mixed-language queries (hybrid, the default);
+5. `kb status` and `kb search` as commands on that data directory, each a new process
+   (scripts/command_timing.py: start-up included, with the machine's load).
 
     python scripts/bench_index.py --pages 5000
 """
@@ -21,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from command_timing import report as report_commands
 from kbagent.indexes.embedders import load_embedder, prepare_embedder
 
 from kbagent.config import default_home
@@ -59,6 +62,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=5000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--models-dir", type=Path, default=default_home() / "models")
+    ap.add_argument("--command-runs", type=int, default=5, help="Timed runs of each kb command (0: none).")
     args = ap.parse_args()
 
     prepare_embedder(args.models_dir)
@@ -108,6 +112,8 @@ def main() -> None:
         p50 = statistics.median(lat)
         p95 = lat[int(0.95 * (len(lat) - 1))]
         kb.close()
+        if args.command_runs:
+            report_commands(home, ["travel budget meeting", "東京の会議の予算", "学习计划的时间"], args.command_runs)
 
     n = len(texts)
     print(f"{args.pages} pages, {n} chunks, embedder {embedder.name}")
