@@ -566,6 +566,7 @@ class KnowledgeBase:
         ``mode`` is ``hybrid`` (default), ``vector`` or ``lexical``.
         """
         from kbagent.indexes.hybrid import fuse
+        from kbagent.indexes.languages import neutral_query
 
         query = query.strip()
         if not query or k <= 0:
@@ -577,7 +578,9 @@ class KnowledgeBase:
         vec: list[tuple[str, float]] = []
         lex: list[LexicalHit] = []
         if mode != "lexical":
-            vec = self._vectors_for_reading().query(self.query_embedder.embed_query(query), pool, srcs)
+            # the query's language taken out of its vector, so pages in other languages compete fairly
+            qvec = neutral_query(query, self.query_embedder.embed_query(query), self.query_embedder.name)
+            vec = self._vectors_for_reading().query(qvec, pool, srcs)
         if mode != "vector":
             lex = self.lexical.search(query, pool, srcs)
         records = self.catalog.get_chunks(list(dict.fromkeys([*(c for c, _ in vec), *(h.chunk_id for h in lex)])))

@@ -20,6 +20,7 @@ def test_wheel_maps_connectors_and_indexes_under_kbagent(tmp_path: Path) -> None
     names = zipfile.ZipFile(wheel).namelist()
     assert "kbagent/connectors/__init__.py" in names
     assert "kbagent/indexes/vector.py" in names
+    assert "kbagent/indexes/language_directions.json" in names  # data search reads at run time
     assert {"kbagent/tools/search.py", "kbagent/agent/loop.py"} <= set(names)  # kbagent's subpackages are listed too
     assert not any(n.startswith(("connectors/", "indexes/")) for n in names)
 
