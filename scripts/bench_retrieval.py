@@ -20,7 +20,21 @@ plain reciprocal rank fusion of the same lists is shown for reference. ``ms/q`` 
 per query without the query embedding (which costs ≈ 33 ms on 2 cores).
 Relevance is per page: a ranking of chunks keeps each page's best chunk.
 
+``--mixed`` runs the mixed-language dev set instead (issue 17): the dev-split pages (see
+:mod:`kbagent.splits`) of the Logseq docs (English) and of villagepump plus ``--paragraphs``
+dev-split JaQuAD paragraphs (Japanese), read and chunked as ``kb index`` does, in one index and
+in two single-language ones. Questions, all about dev pages: en→en the Logseq pages'
+``description::`` properties and the real-notes English questions; ja→ja ``--questions`` JaQuAD
+questions and the real-notes Japanese villagepump questions; en→ja and ja→en the dev entries of
+``retrieval_probes.json``, of the real-notes set and of ``mixed_language_questions.json``. Each
+set is scored on the mixed index and on the index of its pages' language alone, with the query
+vector as embedded (before) and with its language taken out as ``kb search`` does (after:
+:mod:`kbagent.indexes.languages`). ``--report`` keeps the figures as JSON; ``--render REPORT
+--readme README.md`` writes its table into the README.
+
     python scripts/bench_retrieval.py [--limit 1000] [--cache DIR]
+    python scripts/bench_retrieval.py --mixed --report docs/bench/retrieval-mixed-dev.json
+    python scripts/bench_retrieval.py --render docs/bench/retrieval-mixed-dev.json --readme README.md
 """
 
 from __future__ import annotations
@@ -37,13 +51,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from kbagent.indexes.embedders import QUERY_PREFIX, load_embedder, prepare_embedder
+from kbagent.indexes.embedders import MODEL_NAME, QUERY_PREFIX, load_embedder, prepare_embedder
 from kbagent.indexes.hybrid import fuse
+from kbagent.indexes.languages import neutral_query
 from kbagent.indexes.lexical import LexicalHit, LexicalIndex
 
 from kbagent.documents import Chunker, Document, TokenCounter, has_content
+from kbagent.splits import split_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("KBAGENT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -130,6 +147,105 @@ def probes(jaquad_by_id: dict[str, Query]) -> tuple[list[Query], list[Query]]:
     en_ja = [Query(p["query"], jaquad_by_id[p["id"]].page) for p in data["en_to_ja"]]
     ja_en = [Query(p["query"], f"logseq:{p['page']}") for p in data["ja_to_en"]]
     return en_ja, ja_en
+
+
+# the mixed-language dev set ---------------------------------------------------------------------
+
+MIXED_QUESTIONS = Path(__file__).with_name("mixed_language_questions.json")
+REAL_NOTES = ROOT / "kbagent" / "data" / "eval" / "real-notes-questions.jsonl"
+MIXED_SETS = ("en→en", "ja→ja", "en→ja", "ja→en")
+METHODS = ("vector before", "vector after", "hybrid before", "hybrid after")
+
+
+@dataclass(frozen=True)
+class MixedSet:
+    """Dev-split pages of an English and a Japanese side, and questions within and across them."""
+
+    english: list[Passage]
+    japanese: list[Passage]
+    queries: dict[str, list[Query]]
+
+
+def dev_notes(
+    counter: TokenCounter, path: Path, source: str, fmt: str = "auto"
+) -> tuple[list[Passage], list[Document]]:
+    """The dev-split pages of a real notes folder, read and chunked as ``kb index`` does."""
+    from kbagent.connectors import open_path
+
+    docs = [d for d in open_path(path, source=source, format=fmt).scan({}) if isinstance(d, Document)]
+    docs = [d for d in docs if split_of(source, d.title) == "dev"]
+    chunker = Chunker(counter)
+    passages = [Passage(c.id, f"{source}:{d.title}", source, d.title, c.text) for d in docs for c in chunker.chunk(d)]
+    return passages, docs
+
+
+def jaquad_dev(paragraphs: int, wanted: set[str]) -> tuple[list[Passage], list[Query], dict[str, Query]]:
+    """Dev-split JaQuAD paragraphs (the first ``paragraphs``, and those of the ``wanted`` question
+    ids), one question per paragraph, and every kept paragraph's questions by id."""
+    passages: list[Passage] = []
+    firsts: list[Query] = []
+    by_id: dict[str, Query] = {}
+    for path in sorted(glob.glob(str(DATA / "jaquad" / "dev" / "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            articles = json.load(f)["data"]
+        for article in articles:
+            if split_of("jaquad-dev", article["title"]) != "dev":
+                continue
+            for k, para in enumerate(article["paragraphs"]):
+                ids = {qa["id"] for qa in para["qas"]}
+                if len(passages) >= paragraphs and not ids & wanted:
+                    continue
+                page = f"jaquad:{article['title']}#{k}"
+                passages.append(Passage(page, page, "jaquad", article["title"], para["context"]))
+                for qa in para["qas"]:
+                    by_id[qa["id"]] = Query(qa["question"], page)
+                firsts.append(Query(para["qas"][0]["question"], page))
+    return passages, firsts, by_id
+
+
+def mixed_dev_set(counter: TokenCounter, paragraphs: int, questions: int) -> MixedSet:
+    """Logseq docs (English) and villagepump + JaQuAD (Japanese) dev pages, and four query sets.
+
+    Questions: the dev questions of ``retrieval_probes.json`` and of the real-notes set whose pages
+    are indexed, the hand-written ``mixed_language_questions.json``, the dev Logseq pages'
+    ``description::`` properties (which the connector keeps out of the page text) as English
+    questions, and ``questions`` JaQuAD questions (one per paragraph, evenly spaced).
+    """
+    with open(PROBES, encoding="utf-8") as f:
+        probe = json.load(f)
+    with open(MIXED_QUESTIONS, encoding="utf-8") as f:
+        written = json.load(f)
+    if written.get("split") != "dev":
+        raise ValueError(f"{MIXED_QUESTIONS}: not labelled as dev questions")
+    logseq_pages, logseq_docs = dev_notes(counter, DATA / "logseq-docs", "logseq-docs")
+    pump_pages, _ = dev_notes(counter, DATA / "scrapbox-villagepump-pages" / "pages", "villagepump", "scrapbox")
+    ja_passages, firsts, by_id = jaquad_dev(paragraphs, {p["id"] for p in probe["en_to_ja"]})
+    title_of = {os.path.basename(d.id): d.title for d in logseq_docs}
+    queries: dict[str, list[Query]] = {name: [] for name in MIXED_SETS}
+    queries["ja→ja"] = firsts[:: max(1, len(firsts) // questions)][:questions]
+    queries["en→ja"] = [by_id[p["id"]] for p in probe["en_to_ja"] if p["id"] in by_id]
+    queries["ja→en"] = [
+        Query(p["query"], f"logseq-docs:{title_of[p['page']]}") for p in probe["ja_to_en"] if p["page"] in title_of
+    ]
+    queries["en→en"] = [
+        Query(_plain(d.metadata["description"]), f"logseq-docs:{d.title}")
+        for d in logseq_docs
+        if _plain(d.metadata.get("description", ""))
+    ]
+    for name, source, key in (("ja→en", "logseq-docs", "ja_to_en"), ("en→ja", "villagepump", "en_to_ja")):
+        queries[name] += [Query(q["query"], f"{source}:{q['page']}") for q in written[key]]
+    with open(REAL_NOTES, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            side = {"logseq-docs": "en", "villagepump": "ja"}[r["source"]]
+            if r["split"] == "dev" and r["page"] and r["lang"] in ("en", "ja"):
+                queries[f"{r['lang']}→{side}"].append(Query(r["question"], f"{r['source']}:{r['page']}"))
+    indexed = {p.page for p in logseq_pages + pump_pages + ja_passages}
+    for name, qs in queries.items():
+        missing = [q.page for q in qs if q.page not in indexed]
+        if missing:
+            raise ValueError(f"{name}: pages not in the dev corpus: {missing[:5]}")
+    return MixedSet(logseq_pages, pump_pages + ja_passages, queries)
 
 
 # embeddings ------------------------------------------------------------------------------------
@@ -234,7 +350,13 @@ class Bench:
         self, queries: list[Query], qvecs: np.ndarray, sources: list[str] | None = None
     ) -> dict[str, tuple[Scores, float]]:
         """Scores and mean milliseconds per query (embedding excluded) for each method."""
-        ranks: dict[str, list[int | None]] = {"lexical": [], "vector": [], "plain RRF": [], "hybrid": []}
+        ranks: dict[str, list[int | None]] = {
+            "lexical": [],
+            "vector": [],
+            "plain RRF": [],
+            "hybrid": [],
+            "hybrid, language out": [],
+        }
         ms: dict[str, float] = {"lexical": 0.0, "vector": 0.0, "hybrid": 0.0}
         for q, qvec in zip(queries, qvecs, strict=True):
             t0 = time.perf_counter()
@@ -251,8 +373,24 @@ class Bench:
             ranks["lexical"].append(page_rank([h.chunk_id for h in lex], self.page_of, q.page))
             ranks["hybrid"].append(page_rank([c for c, _ in fused], self.page_of, q.page))
             ranks["plain RRF"].append(page_rank(rrf(vec, lex), self.page_of, q.page))
+            # what kb search does since issue 17: the question's language taken out of its vector
+            neutral = self.vector(neutral_query(q.text, qvec, MODEL_NAME), sources)
+            ranked = fuse(neutral, lex, self.pool, self.hollow)
+            ranks["hybrid, language out"].append(page_rank([c for c, _ in ranked], self.page_of, q.page))
         n = max(1, len(queries))
         return {m: (score(r), 1000 * ms.get(m, float("nan")) / n) for m, r in ranks.items()}
+
+    def run_languages(self, queries: list[Query], qvecs: np.ndarray) -> dict[str, Scores]:
+        """Vector and hybrid scores with the query vector as embedded (before) and without its language (after)."""
+        ranks: dict[str, list[int | None]] = {m: [] for m in METHODS}
+        for q, qvec in zip(queries, qvecs, strict=True):
+            lex = self.lexical.search(q.text, self.pool)
+            neutral = neutral_query(q.text, qvec, MODEL_NAME)
+            for stage, vec in (("before", self.vector(qvec, None)), ("after", self.vector(neutral, None))):
+                fused = fuse(vec, lex, self.pool, self.hollow)
+                ranks[f"vector {stage}"].append(page_rank([c for c, _ in vec], self.page_of, q.page))
+                ranks[f"hybrid {stage}"].append(page_rank([c for c, _ in fused], self.page_of, q.page))
+        return {m: score(r) for m, r in ranks.items()}
 
 
 def rrf(vector: list[tuple[str, float]], lexical: list[LexicalHit], k: int = 60) -> list[str]:
@@ -277,9 +415,97 @@ def table(title: str, rows: list[tuple[str, int, dict[str, tuple[Scores, float]]
     return "\n".join(lines)
 
 
+MIXED_START = "<!-- retrieval-mixed:start -->"
+MIXED_END = "<!-- retrieval-mixed:end -->"
+
+
+def run_mixed(emb: Embeddings, pool: int, paragraphs: int, questions: int) -> dict[str, Any]:
+    """The mixed-language dev set: every query set on its single-language index and on the mixed one."""
+    data = mixed_dev_set(emb.model, paragraphs, questions)
+    passages = data.english + data.japanese
+    vectors = emb.passages([p.indexed_text for p in passages])
+    n_en = len(data.english)
+    benches = {
+        "en": Bench(data.english, vectors[:n_en], pool),
+        "ja": Bench(data.japanese, vectors[n_en:], pool),
+        "mixed": Bench(passages, vectors, pool),
+    }
+    results: list[dict[str, Any]] = []
+    for name in MIXED_SETS:
+        qs = data.queries[name]
+        qvecs = emb.queries([q.text for q in qs])
+        alone = "English pages only" if name.endswith("en") else "Japanese pages only"
+        for index, bench in ((alone, benches[name[-2:]]), ("mixed", benches["mixed"])):
+            for method, s in bench.run_languages(qs, qvecs).items():
+                results.append(
+                    {
+                        "queries": name,
+                        "n": len(qs),
+                        "index": index,
+                        "method": method,
+                        **{f"recall@{k}": round(r, 4) for k, r in zip(KS, s.recall, strict=True)},
+                        "mrr@10": round(s.mrr, 4),
+                    }
+                )
+
+    def side(ps: list[Passage]) -> dict[str, int]:
+        return {"pages": len({p.page for p in ps}), "chunks": len(ps)}
+
+    return {
+        "about": "Mixed-language retrieval, dev split only: Recall@k of the vector side and of hybrid fusion, "
+        "with the query vector as embedded (before) and with its language's directions taken out by "
+        "kbagent.indexes.languages.neutral_query (after).",
+        "split": "dev",
+        "command": f"python scripts/bench_retrieval.py --mixed --paragraphs {paragraphs} --questions {questions}"
+        f" --pool {pool}",
+        "model": MODEL,
+        "pool": pool,
+        "corpus": {
+            "english (logseq-docs)": side(data.english),
+            "japanese (villagepump + JaQuAD)": side(data.japanese),
+        },
+        "results": results,
+    }
+
+
+def render_mixed(report: dict[str, Any]) -> str:
+    """The README table of a mixed-language report: Recall@1 / Recall@5 per query set and index."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    sizes: dict[str, int] = {}
+    for r in report["results"]:
+        rows.setdefault((r["queries"], r["index"]), {})[r["method"]] = r
+        sizes[r["queries"]] = r["n"]
+    lines = [
+        "| queries | n | index | vector before | vector after | hybrid before | **hybrid after** |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (name, index), by_method in rows.items():
+        cells = [f"{by_method[m]['recall@1']:.2f} / {by_method[m]['recall@5']:.2f}" for m in METHODS]
+        lines.append(f"| {name} | {sizes[name]} | {index} | " + " | ".join(cells) + " |")
+    corpus = "; ".join(f"{k}: {v['pages']} pages, {v['chunks']} chunks" for k, v in report["corpus"].items())
+    return "\n".join([f"`{report['command']}` (Recall@1 / Recall@5; {corpus}):", "", *lines, ""])
+
+
+def write_section(readme: Path, table: str) -> None:
+    """Replace what lies between the retrieval-mixed markers of ``readme`` with ``table``."""
+    text = readme.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(MIXED_START) + ".*?" + re.escape(MIXED_END), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"{readme}: no {MIXED_START} … {MIXED_END} section")
+    readme.write_text(
+        pattern.sub(lambda _: f"{MIXED_START}\n{table.rstrip()}\n{MIXED_END}", text, count=1), encoding="utf-8"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run both tables and print them as Markdown."""
+    """Run both tables and print them as Markdown (or the mixed-language dev set, or render its report)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mixed", action="store_true", help="run the mixed-language dev set instead")
+    ap.add_argument("--paragraphs", type=int, default=300, help="--mixed: JaQuAD dev paragraphs indexed")
+    ap.add_argument("--questions", type=int, default=100, help="--mixed: JaQuAD questions asked (ja→ja)")
+    ap.add_argument("--report", type=Path, help="--mixed: also write the results as JSON here")
+    ap.add_argument("--render", type=Path, help="print (or with --readme write) a --mixed report's table, run nothing")
+    ap.add_argument("--readme", type=Path, help="--render: rewrite this file's retrieval-mixed section")
     ap.add_argument("--limit", type=int, default=1000, help="JaQuAD questions (0: all 3,939)")
     ap.add_argument("--pool", type=int, default=50, help="candidates per side, as KnowledgeBase")
     ap.add_argument(
@@ -290,7 +516,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
 
+    if args.render:
+        rendered = render_mixed(json.loads(args.render.read_text(encoding="utf-8")))
+        if args.readme:
+            write_section(args.readme, rendered)
+        else:
+            print(rendered)
+        return
     emb = Embeddings(args.cache)
+    if args.mixed:
+        report = run_mixed(emb, args.pool, args.paragraphs, args.questions)
+        if args.report:
+            args.report.parent.mkdir(parents=True, exist_ok=True)
+            args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(render_mixed(report))
+        return
     ja_passages, ja_questions, ja_by_id = jaquad(args.limit or None)
     ls_passages, ls_queries = logseq(emb.model)
     en_ja, ja_en = probes(ja_by_id)
