@@ -129,21 +129,41 @@ def default_agent_factory(config: Config) -> AgentFactory:
 
 
 class LockedSearcher:
-    """The knowledge base's search, one thread at a time with the chat's other uses of it.
+    """The knowledge base's search, page reads and query embedder, one thread at a time.
 
     The answer, the status line and a re-index run in threads of their own and share the catalogue's
-    connection and the embedding model. Only ``search`` is offered: a page read or a line embedding
-    would need the lock too, so the chat's Search shows each hit's chunk, not its whole page.
+    connection and the embedding model. The chat's Search must read what ``kb ask`` reads — whole
+    pages, lines chosen with the embedder — so those go through the lock as well.
     """
 
     def __init__(self, searcher: Searcher, lock: threading.RLock) -> None:
         self.searcher = searcher
         self.lock = lock
+        self._embedder: LockedEmbedder | None = None
 
     def search(self, query: str, k: int) -> list[SearchHit]:
         """Search, under the lock."""
         with self.lock:
             return self.searcher.search(query, k)
+
+    def page_text(self, source: str, doc_id: str) -> str:
+        """A page's whole text, under the lock; empty when the searcher cannot read pages."""
+        read = getattr(self.searcher, "page_text", None)
+        if not callable(read):
+            return ""
+        with self.lock:
+            text = read(source, doc_id)
+        return text if isinstance(text, str) else ""
+
+    @property
+    def query_embedder(self) -> LockedEmbedder | None:
+        """The searcher's query embedder behind the lock (the Search tool chooses lines with it)."""
+        if self._embedder is None:
+            with self.lock:
+                inner = getattr(self.searcher, "query_embedder", None)
+            if inner is not None:
+                self._embedder = LockedEmbedder(inner, self.lock)
+        return self._embedder
 
 
 class LockedEmbedder:

@@ -492,3 +492,15 @@ def test_help_snapshot_at_80x24(kb: KnowledgeBase, store: ConversationStore, sna
     app = reopened(kb, store)
     app.store = ConversationStore(Path("/home/me/.local/share/kbagent/conversations"))
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
+
+
+def test_the_chat_search_reads_whole_pages_as_kb_ask_does(kb: KnowledgeBase) -> None:
+    import threading
+
+    from kbagent.tui import LockedSearcher
+
+    locked = LockedSearcher(kb, threading.RLock())
+    hit = locked.search("dentist", 1)[0]
+    assert locked.page_text(hit.source, hit.doc_id) == kb.page_text(hit.source, hit.doc_id)
+    assert locked.query_embedder is not None
+    assert locked.query_embedder.embed_query("dentist").shape == kb.query_embedder.embed_query("dentist").shape
