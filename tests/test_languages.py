@@ -17,6 +17,7 @@ from kbagent.indexes.embedders import MODEL_NAME
 from kbagent.indexes.languages import language_of, language_subspace, neutral_query
 
 from kbagent import KnowledgeBase
+from kbagent.splits import split_of
 
 MIXED = Path(__file__).parent / "fixtures" / "mixed-ja-en"
 PAIRS = Path(languages.__file__).with_name("language_pairs.json")
@@ -94,3 +95,15 @@ def test_without_taking_the_language_out_japanese_pages_on_other_subjects_come_f
     for question, title in JA_ABOUT_EN.items():
         first = mixed_kb.search(question, k=1)[0]
         assert first.source == "villagepump" and (rank(mixed_kb, question, title) or 99) >= 4, question
+
+
+def test_the_written_cross_language_questions_are_about_dev_pages_only() -> None:
+    # the mixed-language bench chooses nothing on test pages: its own questions are labelled dev
+    path = Path(__file__).resolve().parents[1] / "scripts" / "mixed_language_questions.json"
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["split"] == "dev"
+    for key, source in (("ja_to_en", "logseq-docs"), ("en_to_ja", "villagepump")):
+        for q in written[key]:
+            assert split_of(source, q["page"]) == "dev", q
+            want = "ja" if key == "ja_to_en" else "latin"
+            assert language_of(q["query"]) == want, q
