@@ -21,7 +21,13 @@ def test_wheel_maps_connectors_and_indexes_under_kbagent(tmp_path: Path) -> None
     assert "kbagent/connectors/__init__.py" in names
     assert "kbagent/indexes/vector.py" in names
     assert "kbagent/indexes/language_directions.json" in names  # data search reads at run time
-    assert {"kbagent/tools/search.py", "kbagent/agent/loop.py"} <= set(names)  # kbagent's subpackages are listed too
+    # kbagent's subpackages are listed too
+    assert {"kbagent/tools/search.py", "kbagent/agent/loop.py", "kbagent/models/registry.py"} <= set(names)
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    # the built-in model providers are plugins like any other (kbagent/models/registry.py)
+    assert ("[kbagent.models]\nlocal = kbagent.models.local:LocalProvider\n"
+            "openai = kbagent.models.openai:OpenAIProvider") in declared
     assert not any(n.startswith(("connectors/", "indexes/")) for n in names)
 
     site = tmp_path / "site"
