@@ -17,6 +17,7 @@ from kbagent.models import (
     converted_language_model,
     merge_adapter,
     prepare_language_model,
+    quiet_gguf_reading,
 )
 from kbagent.tools import Calculator, Calendar
 
@@ -40,6 +41,20 @@ def test_stop_scanner_holds_back_what_may_start_a_stop_string() -> None:
 def test_unknown_model_name_says_which_exist(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="smollm2-135m"):
         prepare_language_model("gpt-17", tmp_path)
+
+
+def test_the_gguf_reader_draws_no_progress_bar_while_a_model_converts(capsys: pytest.CaptureFixture[str]) -> None:
+    from transformers import modeling_gguf_pytorch_utils as reader
+
+    bar = reader.tqdm
+    for _ in reader.tqdm(range(3), desc="Converting"):
+        pass
+    assert "Converting" in capsys.readouterr().err  # the bar `kb models prepare` used to print
+    with quiet_gguf_reading():
+        for _ in reader.tqdm(range(3), desc="Converting"):
+            pass
+    assert "Converting" not in capsys.readouterr().err
+    assert reader.tqdm is bar
 
 
 def test_missing_adapter_folder_is_a_clear_error(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from kbagent.models.weights import (
     converted_language_model,
     packaged_model,
     prepare_language_model,
+    quiet_gguf_reading,
     quiet_loading,
 )
 
@@ -52,5 +53,5 @@ __all__ = [
     "ModelError", "ModelProvider", "OpenAIBackend", "OpenAIGeneration", "OpenAIProvider", "OpenAISettings",
     "PackagedModel", "Prompt", "StopReason", "StopScanner", "as_prompt", "converted_language_model",
     "find_provider", "load_language_model", "load_providers", "load_tokenizer", "merge_adapter", "packaged_model",
-    "prepare_language_model", "quiet_loading",
+    "prepare_language_model", "quiet_gguf_reading", "quiet_loading",
 ]

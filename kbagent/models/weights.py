@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -122,7 +122,7 @@ def prepare_language_model(name: str, models_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".lm-{name}-", dir=models_dir))
     try:
         gguf = spec.gguf(tmp)
-        with quiet_loading():
+        with quiet_loading(), quiet_gguf_reading():
             loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         # save_pretrained refuses a GGUF-loaded model: copy its weights into a plain one.
@@ -149,15 +149,32 @@ def quiet_loading() -> Iterator[None]:
     import transformers
 
     bars_were_on = transformers.utils.logging.is_progress_bar_enabled()
-    saved = os.environ.get("TQDM_DISABLE")
     transformers.utils.logging.disable_progress_bar()
-    os.environ["TQDM_DISABLE"] = "1"  # the GGUF reader uses tqdm directly
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = saved
         if bars_were_on:
             transformers.utils.logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def quiet_gguf_reading() -> Iterator[None]:
+    """No progress bar from transformers' GGUF reader, which draws one with tqdm itself.
+
+    Neither transformers' switch nor ``TQDM_DISABLE`` stops that bar (tqdm reads its environment
+    once, when it is imported), so the reader's ``tqdm`` is swapped for a disabled one meanwhile.
+    """
+    try:
+        from transformers import modeling_gguf_pytorch_utils as reader
+    except ImportError:  # a transformers without this module has no bar of its own to hide
+        yield
+        return
+    bar = getattr(reader, "tqdm", None)
+    if bar is None:
+        yield
+        return
+    reader.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        reader.tqdm = bar
