@@ -180,7 +180,8 @@ def test_answer_streams_with_a_search_block_and_sources(kb: KnowledgeBase, store
         assert block.tool == "Search" and block.input == "dentist appointment"
         assert block.call is not None and block.call.hits[0].title == "Dentist"
         summary = str(block.query_one(Collapsible).title)
-        assert '"dentist appointment"' in summary and "Dentist" in summary and " ms" in summary
+        assert '"dentist appointment"' in summary and "Dentist" in summary
+        assert re.search(r"\d+(\.\d+)? m?s\b", summary)  # its time, in ms or s on a busy machine
         assert "Your dentist appointment is on Tuesday, May 12 at 9:30." in screen_text(app)
         sources = turn.query_one(SourceList)
         assert sources.sources[0].title == "Dentist"
