@@ -373,7 +373,7 @@ class Bench:
             ranks["lexical"].append(page_rank([h.chunk_id for h in lex], self.page_of, q.page))
             ranks["hybrid"].append(page_rank([c for c, _ in fused], self.page_of, q.page))
             ranks["plain RRF"].append(page_rank(rrf(vec, lex), self.page_of, q.page))
-            # what kb search does since issue 17: the question's language taken out of its vector
+            # what kb search does with [search] language_neutral = true: the question's language taken out
             neutral = self.vector(neutral_query(q.text, qvec, MODEL_NAME), sources)
             ranked = fuse(neutral, lex, self.pool, self.hollow)
             ranks["hybrid, language out"].append(page_rank([c for c, _ in ranked], self.page_of, q.page))

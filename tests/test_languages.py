@@ -64,7 +64,10 @@ def test_the_query_vector_loses_its_languages_directions_only() -> None:
 @pytest.fixture(scope="module")
 def mixed_kb(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[KnowledgeBase]:
     """Six English Logseq docs pages and twelve Japanese villagepump pages in one knowledge base."""
-    with KnowledgeBase(home=tmp_path_factory.mktemp("mixed"), embedder=embedder) as kb:
+    home = tmp_path_factory.mktemp("mixed")
+    # the language-neutral query is a setting (off by default: see KnowledgeBase.search)
+    (home / "config.toml").write_text("[search]\nlanguage_neutral = true\n", encoding="utf-8")
+    with KnowledgeBase(home=home, embedder=embedder) as kb:
         assert kb.index_path(MIXED / "logseq-docs", source="logseq-docs").added == 6
         assert kb.index_path(MIXED / "villagepump", source="villagepump", format="scrapbox").added == 12
         yield kb
