@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ class CommandTiming:
     median: float
     worst: float
     runs: int
+    cpu: float  # median CPU seconds (user + system): close to the wall time an idle machine would give
 
 
 def kb_command() -> list[str]:
@@ -44,14 +46,22 @@ def kb_command() -> list[str]:
 def time_command(home: Path, args: list[str], runs: int) -> CommandTiming:
     """Run ``kb --home HOME ARGS`` once to warm the file cache, then ``runs`` times more; each must succeed."""
     command = [*kb_command(), "--home", str(home), *args]
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(runs + 1):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), _children_cpu()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seconds.append(time.perf_counter() - started)
+        cpu.append(_children_cpu() - used)
     timed = seconds[1:]
     label = " ".join(["kb", *(a if " " not in a else f'"{a}"' for a in args)])
-    return CommandTiming(label, seconds[0], statistics.median(timed), max(timed), len(timed))
+    return CommandTiming(
+        label, seconds[0], statistics.median(timed), max(timed), len(timed), statistics.median(cpu[1:])
+    )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def time_commands(home: Path, queries: list[str], runs: int = 5) -> list[CommandTiming]:
@@ -71,9 +81,9 @@ def report(home: Path, queries: list[str], runs: int = 5) -> None:
     timings = time_commands(home, queries, runs)
     after = os.getloadavg()[0]
     print(f"command wall time, process start included, {load_label(before, after)}")
-    print(f"{'command':<44} {'first':>7} {'median':>7} {'worst':>7}")
+    print(f"{'command':<44} {'first':>7} {'median':>7} {'worst':>7} {'CPU':>7}")
     for t in timings:
-        print(f"{t.command:<44} {t.first:>6.2f}s {t.median:>6.2f}s {t.worst:>6.2f}s")
+        print(f"{t.command:<44} {t.first:>6.2f}s {t.median:>6.2f}s {t.worst:>6.2f}s {t.cpu:>6.2f}s")
 
 
 def main() -> None:
