@@ -566,7 +566,6 @@ class KnowledgeBase:
         ``mode`` is ``hybrid`` (default), ``vector`` or ``lexical``.
         """
         from kbagent.indexes.hybrid import fuse
-        from kbagent.indexes.languages import neutral_query
 
         query = query.strip()
         if not query or k <= 0:
@@ -583,6 +582,8 @@ class KnowledgeBase:
             # index) taking the query's language out found two more cross-language pages but lost
             # five Japanese exact-term questions on Japanese pages (page found 71 -> 64 %).
             if self.config.get("search.language_neutral", False):
+                from kbagent.indexes.languages import neutral_query
+
                 qvec = neutral_query(query, qvec, self.query_embedder.name)
             vec = self._vectors_for_reading().query(qvec, pool, srcs)
         if mode != "vector":
